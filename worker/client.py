@@ -1,0 +1,112 @@
+"""The client producing apps use: submit a job, read its result, wait for it.
+
+The CLI is built on it too. ``submit`` validates the payload first, so a bad payload
+is a clear error to the caller and never reaches a worker; the worker validates again,
+for producers that enqueue another way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import redis
+
+from worker.broker import build_broker, job_message
+from worker.configurations import ConfigurationStore, KeyRing, RedisBackend
+from worker.configurations.crypto import SecretKeyError
+from worker.connections import redis_client, resolve_redis_url
+from worker.errors import ValidationError
+from worker.operations import OPERATIONS
+from worker.results import FINAL_STATUSES, RedisResultStore, new_record
+from worker.runner import validate_payload
+from worker.settings import Settings
+
+
+class Client:
+    """Submits jobs to, and reads results from, one Redis (``REDIS_URL`` or embedded)."""
+
+    def __init__(self, settings: Settings | None = None, *, url: str | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.url = url or resolve_redis_url(self.settings)
+        self.redis: redis.Redis = redis_client(self.url)
+        self.results = RedisResultStore(
+            self.redis, self.settings.namespace, self.settings.result_ttl_s
+        )
+        self._broker: Any = None
+
+    @property
+    def broker(self) -> Any:
+        if self._broker is None:
+            self._broker = build_broker(self.settings, self.url)
+        return self._broker
+
+    def configurations(self) -> ConfigurationStore:
+        """The configuration store; saving needs ``OPENAI_WORKER_SECRET_KEY``."""
+        try:
+            keyring: KeyRing | None = KeyRing(self.settings.secret_keys)
+        except SecretKeyError:
+            if self.settings.secret_keys:
+                raise  # set but malformed: say so now
+            keyring = None
+        return ConfigurationStore(RedisBackend(self.redis, self.settings.namespace), keyring)
+
+    def submit(self, operation: str, payload: dict[str, Any], *, validate: bool = True) -> str:
+        """Enqueue a job and return its id (the first job's id for a repeated idempotency key).
+
+        Raises ``ValidationError`` for an unknown operation, an oversized payload or,
+        with ``validate``, a payload the operation's schema refuses.
+        """
+        if operation not in OPERATIONS:
+            raise ValidationError(
+                f"unknown operation {operation!r}; known: {', '.join(OPERATIONS)}"
+            )
+        if not isinstance(payload, dict):
+            raise ValidationError("the payload must be a JSON object")
+        size = len(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+        if size > self.settings.max_payload_bytes:
+            raise ValidationError(
+                f"the payload is {size} bytes, over the limit of "
+                f"{self.settings.max_payload_bytes} (OPENAI_WORKER_MAX_PAYLOAD_BYTES)"
+            )
+        if validate:
+            validate_payload(OPERATIONS[operation], payload)
+        job_id = uuid.uuid4().hex
+        key = payload.get("idempotency_key")
+        if isinstance(key, str) and key:
+            existing = self.results.claim_idempotency_key(key, job_id)
+            if existing is not None:
+                return existing
+        configuration = payload.get("configuration")
+        record = new_record(
+            job_id, operation, configuration if isinstance(configuration, str) else None
+        )
+        self.results.put(record)
+        self.results.save_payload(job_id, operation, payload)
+        self.broker.enqueue(job_message(operation, job_id, payload))
+        return job_id
+
+    def result(self, job_id: str) -> dict[str, Any] | None:
+        """The job's result record, or None if there is none (unknown or expired)."""
+        return self.results.get(job_id)
+
+    def wait(self, job_id: str, timeout_s: float, *, poll_s: float = 0.05) -> dict[str, Any] | None:
+        """The record once final, or the latest one when ``timeout_s`` runs out."""
+        deadline = time.monotonic() + timeout_s
+        delay = poll_s
+        record = self.result(job_id)
+        while not (record and record["status"] in FINAL_STATUSES):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 1.5, 1.0)
+            record = self.result(job_id)
+        return record
+
+    def close(self) -> None:
+        self.redis.close()
+        if self._broker is not None:
+            self._broker.close()

@@ -1,0 +1,94 @@
+"""A provider configuration: where to send requests and how to authenticate.
+
+A plain value checked on construction, shared by the encrypted store (which keeps the
+key encrypted) and the providers (which need it in memory only while a job runs).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from worker.errors import ConfigurationError
+
+API_TYPES = ("openai", "azure_openai")
+KEY_TYPES = ("api_key", "bearer_token")
+_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One named provider configuration. ``api_key`` never appears in ``repr``."""
+
+    name: str
+    api_type: str
+    endpoint: str
+    api_key: str = field(repr=False)
+    deployment_name: str | None = None
+    api_version: str | None = None
+    key_type: str | None = None
+    organization: str | None = None
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ConfigurationError(f"configuration {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def is_azure(self) -> bool:
+        return self.api_type == "azure_openai"
+
+    def problems(self) -> list[str]:
+        """Every reason this configuration cannot be used, as readable sentences."""
+        found: list[str] = []
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            found.append("name must be 1-200 printable characters")
+        if self.api_type not in API_TYPES:
+            found.append(f"api_type must be one of {', '.join(API_TYPES)}")
+        found.extend(_endpoint_problems(self.endpoint))
+        if not self.api_key or any(c in self.api_key for c in "\r\n\x00"):
+            found.append("api_key must be a non-empty single line")
+        if self.api_type == "azure_openai":
+            if not self.deployment_name:
+                found.append("deployment_name is required for azure_openai")
+            elif "/" in self.deployment_name or "?" in self.deployment_name:
+                found.append("deployment_name must not contain '/' or '?'")
+            if not self.api_version:
+                found.append("api_version is required for azure_openai")
+            elif not _API_VERSION.match(self.api_version):
+                found.append("api_version must look like yyyy-mm-dd or yyyy-mm-dd-preview")
+            if self.key_type is not None and self.key_type not in KEY_TYPES:
+                found.append(f"key_type must be one of {', '.join(KEY_TYPES)}")
+            if self.organization:
+                found.append("organization applies to openai only")
+        elif self.api_type == "openai":
+            for name in ("deployment_name", "api_version", "key_type"):
+                if getattr(self, name):
+                    found.append(f"{name} applies to azure_openai only")
+        return found
+
+    def public_dict(self) -> dict[str, Any]:
+        """Every field except the key: what ``configurations`` shows."""
+        return {
+            "name": self.name,
+            "api_type": self.api_type,
+            "endpoint": self.endpoint,
+            "deployment_name": self.deployment_name,
+            "api_version": self.api_version,
+            "key_type": (self.key_type or "api_key") if self.is_azure else None,
+            "organization": self.organization,
+        }
+
+
+def _endpoint_problems(endpoint: str) -> list[str]:
+    if not isinstance(endpoint, str) or not endpoint:
+        return ["endpoint is required"]
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ["endpoint must be an http(s) URL such as https://api.openai.com/v1"]
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return ["endpoint must not carry a query, a fragment or credentials"]
+    return []

@@ -1,0 +1,22 @@
+"""Where Redis is: ``REDIS_URL``, or the embedded server started on demand."""
+
+from __future__ import annotations
+
+import redis
+
+from worker import embedded_redis
+from worker.settings import Settings
+
+
+def resolve_redis_url(settings: Settings) -> str:
+    """``REDIS_URL`` if set, else the embedded server's URL (starting it if needed)."""
+    if settings.redis_url:
+        return settings.redis_url
+    return embedded_redis.ensure_running(settings.data_dir)
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A pooled client with timeouts that fail clearly instead of hanging."""
+    return redis.Redis.from_url(
+        url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=30
+    )

@@ -1,0 +1,104 @@
+"""Structured logging: JSON for machines, readable lines on a terminal, secrets redacted.
+
+Redaction is a processor, so it applies to every event, every exception text and
+every standard-library record (Dramatiq's own logs): fields named like secrets are
+blanked, and every API key this process has decrypted is replaced wherever it
+appears, along with anything shaped like a bearer token or an OpenAI key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from typing import Any
+
+import structlog
+
+REDACTED = "[redacted]"
+SENSITIVE_KEYS = frozenset(
+    {"api_key", "api-key", "authorization", "secret_key", "password", "token", "cookie"}
+)
+_PATTERNS = (
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"),
+)
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(secret: str | None) -> None:
+    """From now on, replace ``secret`` wherever it would be logged."""
+    if secret and len(secret) >= 4:
+        with _secrets_lock:
+            _secrets.add(secret)
+
+
+def redact_text(text: str) -> str:
+    """``text`` without any registered secret or key-shaped string."""
+    for secret in tuple(_secrets):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
+    return text
+
+
+def _redact(value: Any, key: str | None = None) -> Any:
+    if key is not None and key.lower() in SENSITIVE_KEYS:
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v) for v in value]
+    return value
+
+
+def redact_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """The structlog processor that removes secrets from an event."""
+    return {key: _redact(value, key) for key, value in event_dict.items()}
+
+
+def _renderer(log_format: str) -> Any:
+    if log_format == "auto":
+        log_format = "console" if sys.stderr.isatty() else "json"
+    if log_format == "console":
+        return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    return structlog.processors.JSONRenderer()
+
+
+def configure_logging(log_format: str = "auto", level: str = "INFO") -> None:
+    """Send structlog and standard-library logs to stderr through the same processors."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_processor,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _renderer(log_format),
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    # Connection-pool chatter would only repeat what our events already say.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)

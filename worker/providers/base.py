@@ -1,0 +1,93 @@
+"""What every provider offers, and the client that sends a JSON call through one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from worker.configuration import Configuration
+from worker.errors import ProviderError
+from worker.providers.errors import error_from_response, redact
+from worker.transport import HttpClient, HttpResponse
+
+
+class Provider(Protocol):
+    """A wire layout: where a path goes, which auth headers and query it needs."""
+
+    name: str
+    sends_model: bool
+    configuration: Configuration
+    base_url: str
+
+    def url(self, path: str) -> str: ...
+
+    def query(self) -> dict[str, str]: ...
+
+    def auth_headers(self) -> dict[str, str]: ...
+
+    def prepare_body(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class ProviderClient:
+    """Sends calls for one configuration and turns error answers into ``ProviderError``."""
+
+    def __init__(self, provider: Provider, http: HttpClient) -> None:
+        self.provider = provider
+        self.http = http
+
+    @property
+    def configuration(self) -> Configuration:
+        return self.provider.configuration
+
+    def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a JSON body to ``path`` (``chat/completions``…) and return the JSON answer."""
+        response = self.send("POST", path, json_body=self.provider.prepare_body(body))
+        return self.parse_json(response)
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        data: Any = None,
+        files: Any = None,
+        timeout_s: float | None = None,
+    ) -> HttpResponse:
+        """Send any request with this configuration's auth; raise on an error status."""
+        merged_headers = {"Accept": "application/json", **(headers or {})}
+        merged_headers.update(self.provider.auth_headers())
+        response = self.http.request(
+            method,
+            self.provider.url(path),
+            headers=merged_headers,
+            json_body=json_body,
+            params={**(params or {}), **self.provider.query()},
+            data=data,
+            files=files,
+            timeout_s=timeout_s,
+        )
+        if response.status_code >= 300:
+            raise error_from_response(response, secret=self.configuration.api_key)
+        return response
+
+    def parse_json(self, response: HttpResponse) -> dict[str, Any]:
+        """The body of a success answer, which must be a JSON object."""
+        try:
+            body = response.json()
+        except ValueError:
+            raise ProviderError(
+                "the provider answered with a body that is not JSON: "
+                + redact(response.text[:200], self.configuration.api_key),
+                status_code=response.status_code,
+                retryable=True,
+            ) from None
+        if not isinstance(body, dict):
+            raise ProviderError(
+                "the provider answered with JSON that is not an object",
+                status_code=response.status_code,
+                retryable=True,
+            )
+        return body

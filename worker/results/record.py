@@ -1,0 +1,32 @@
+"""The result record of JOBS.md and the helpers that build it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+STATUSES = ("queued", "running", "retrying", "succeeded", "failed")
+FINAL_STATUSES = frozenset({"succeeded", "failed"})
+
+
+def now_iso() -> str:
+    """UTC now as ISO 8601 with milliseconds and a ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_record(job_id: str, operation: str, configuration: str | None) -> dict[str, Any]:
+    """A freshly queued job's record."""
+    return {
+        "job_id": job_id,
+        "operation": operation,
+        "configuration": configuration,
+        "status": "queued",
+        "success": None,
+        "output": None,
+        "error": None,
+        "attempts": 0,
+        "usage": None,
+        "enqueued_at": now_iso(),
+        "started_at": None,
+        "finished_at": None,
+    }

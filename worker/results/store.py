@@ -1,0 +1,127 @@
+"""Where result records, submitted payloads and idempotency keys live.
+
+A record is written at every status change and expires after the configured TTL. Once
+a record is final (succeeded or failed) a late writer, such as a redelivered copy of
+the same message, cannot turn it back: the status check and the write are one atomic
+step (a Lua script in Redis).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any, Protocol
+
+import redis
+
+from worker.results.record import FINAL_STATUSES
+
+_PUT_UNLESS_FINAL = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status and (status == 'succeeded' or status == 'failed') and ARGV[4] ~= '1' then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'record', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+class ResultStore(Protocol):
+    """Records, payloads and idempotency keys, each kept for ``ttl_s`` seconds."""
+
+    ttl_s: int
+
+    def get(self, job_id: str) -> dict[str, Any] | None: ...
+
+    def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
+        """Write ``record``; refused (False) if the stored one is final, unless ``force``."""
+        ...
+
+    def save_payload(self, job_id: str, operation: str, payload: dict[str, Any]) -> None: ...
+
+    def load_payload(self, job_id: str) -> tuple[str, dict[str, Any]] | None: ...
+
+    def claim_idempotency_key(self, key: str, job_id: str) -> str | None:
+        """Bind ``key`` to ``job_id``; return the job id it was already bound to, if any."""
+        ...
+
+
+class RedisResultStore:
+    """Result records in Redis hashes ``{namespace}:job:{id}``."""
+
+    def __init__(self, client: redis.Redis, namespace: str, ttl_s: int) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.ttl_s = ttl_s
+        self._put = client.register_script(_PUT_UNLESS_FINAL)
+
+    def _key(self, kind: str, ident: str) -> str:
+        return f"{self.namespace}:{kind}:{ident}"
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        raw = self.client.hget(self._key("job", job_id), "record")
+        return None if raw is None else dict(json.loads(raw))
+
+    def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
+        key = self._key("job", record["job_id"])
+        args = [record["status"], json.dumps(record), self.ttl_s, "1" if force else "0"]
+        return bool(self._put(keys=[key], args=args))
+
+    def save_payload(self, job_id: str, operation: str, payload: dict[str, Any]) -> None:
+        body = json.dumps({"operation": operation, "payload": payload})
+        self.client.set(self._key("payload", job_id), body, ex=self.ttl_s)
+
+    def load_payload(self, job_id: str) -> tuple[str, dict[str, Any]] | None:
+        raw = self.client.get(self._key("payload", job_id))
+        if raw is None:
+            return None
+        stored = json.loads(raw)
+        return stored["operation"], stored["payload"]
+
+    def claim_idempotency_key(self, key: str, job_id: str) -> str | None:
+        redis_key = self._key("idempotency", key)
+        if self.client.set(redis_key, job_id, nx=True, ex=self.ttl_s):
+            return None
+        existing = self.client.get(redis_key)
+        if existing is None:  # expired between the two calls: claim again
+            return self.claim_idempotency_key(key, job_id)
+        return existing.decode() if isinstance(existing, bytes) else str(existing)
+
+
+class MemoryResultStore:
+    """The in-memory stand-in for unit tests, with the same final-status rule."""
+
+    def __init__(self, ttl_s: int = 3600) -> None:
+        self.ttl_s = ttl_s
+        self.records: dict[str, dict[str, Any]] = {}
+        self.payloads: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.idempotency: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        record = self.records.get(job_id)
+        return None if record is None else json.loads(json.dumps(record))
+
+    def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
+        with self._lock:
+            current = self.records.get(record["job_id"])
+            if current and current["status"] in FINAL_STATUSES and not force:
+                return False
+            self.records[record["job_id"]] = json.loads(json.dumps(record))
+            return True
+
+    def save_payload(self, job_id: str, operation: str, payload: dict[str, Any]) -> None:
+        self.payloads[job_id] = (operation, json.loads(json.dumps(payload)))
+
+    def load_payload(self, job_id: str) -> tuple[str, dict[str, Any]] | None:
+        return self.payloads.get(job_id)
+
+    def claim_idempotency_key(self, key: str, job_id: str) -> str | None:
+        with self._lock:
+            existing = self.idempotency.get(key)
+            if existing and existing[1] > time.monotonic():
+                return existing[0]
+            self.idempotency[key] = (job_id, time.monotonic() + self.ttl_s)
+            return None

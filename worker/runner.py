@@ -1,0 +1,173 @@
+"""Running one delivery of a job: validate, call, record, decide whether to retry.
+
+Free of Dramatiq: the actor hands in the job and how many retries came before, and
+gets back ``Done`` or ``RetryLater(delay_s)``, which it turns into a delayed re-enqueue.
+Every status change is written to the result record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import marshmallow
+import structlog
+
+from worker.configurations import ConfigurationStore
+from worker.errors import InternalError, ValidationError, WorkerError
+from worker.functions import FunctionRegistry
+from worker.operations import OPERATIONS, JobContext, Operation
+from worker.providers import ProviderClient, provider_for
+from worker.results import FINAL_STATUSES, ResultStore, new_record, now_iso
+from worker.settings import Settings
+from worker.transport import HttpClient, RetryPolicy
+
+log = structlog.get_logger("worker.runner")
+
+
+@dataclass(frozen=True)
+class Done:
+    """The job reached a final status (or was already final)."""
+
+    status: str
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """Run the job again after ``delay_s`` seconds."""
+
+    delay_s: float
+
+
+Decision = Done | RetryLater
+
+
+def validate_payload(operation: Operation, payload: Any) -> dict[str, Any]:
+    """The loaded payload, or ``ValidationError`` listing every problem by field."""
+    if not isinstance(payload, dict):
+        raise ValidationError("the payload must be a JSON object")
+    try:
+        loaded: dict[str, Any] = operation.schema().load(payload)
+    except marshmallow.ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise ValidationError(_summary(messages), details={"fields": messages}) from None
+    return loaded
+
+
+def _summary(messages: dict[str, Any]) -> str:
+    parts = []
+    for field, problems in messages.items():
+        text = problems if isinstance(problems, str) else _flatten(problems)
+        parts.append(f"{field}: {text}")
+    return "invalid payload: " + "; ".join(parts)
+
+
+def _flatten(problems: Any) -> str:
+    if isinstance(problems, list):
+        return " ".join(_flatten(p) for p in problems)
+    if isinstance(problems, dict):
+        return " ".join(f"[{k}] {_flatten(v)}" for k, v in problems.items())
+    return str(problems)
+
+
+class JobRunner:
+    """Runs deliveries of jobs against the stores, the provider and the policy."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        results: ResultStore,
+        configurations: ConfigurationStore,
+        http: HttpClient,
+        functions: FunctionRegistry,
+        policy: RetryPolicy | None = None,
+        operations: dict[str, Operation] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.results = results
+        self.configurations = configurations
+        self.http = http
+        self.functions = functions
+        self.policy = policy or RetryPolicy(max_retries=settings.max_retries)
+        self.operations = OPERATIONS if operations is None else operations
+
+    def run(self, job_id: str, operation_name: str, payload: Any, retries_done: int) -> Decision:
+        """Run one delivery; never raises for anything a job can do wrong."""
+        record = self.results.get(job_id)
+        if record is None:  # expired, or enqueued by hand: start a record now
+            configuration = payload.get("configuration") if isinstance(payload, dict) else None
+            record = new_record(job_id, operation_name, configuration)
+        if record["status"] in FINAL_STATUSES:
+            log.info("job.skipped", reason="already final", status=record["status"])
+            return Done(record["status"])
+
+        record.update(status="running", attempts=retries_done + 1)
+        record["started_at"] = record["started_at"] or now_iso()
+        self.results.put(record)
+        log.info("job.started", attempt=retries_done + 1)
+
+        try:
+            outcome = self._execute(job_id, operation_name, payload)
+        except WorkerError as exc:
+            return self._failed_attempt(record, exc, retries_done)
+        except Exception as exc:  # a bug must fail the job, not the worker
+            log.exception("job.internal_error")
+            error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
+            return self._finish(record, error=error)
+
+        record.update(output=outcome.output, usage=outcome.usage)
+        return self._finish(record)
+
+    def _execute(self, job_id: str, operation_name: str, payload: Any) -> Any:
+        operation = self.operations.get(operation_name)
+        if operation is None:
+            raise ValidationError(f"unknown operation {operation_name!r}")
+        data = validate_payload(operation, payload)
+        configuration = self.configurations.load(data["configuration"])
+        client = ProviderClient(provider_for(configuration), self.http)
+        context = JobContext(
+            job_id=job_id,
+            client=client,
+            functions=self.functions,
+            settings=self.settings,
+            http=self.http,
+            log=log,
+        )
+        return operation.run(context, data)
+
+    def _failed_attempt(
+        self, record: dict[str, Any], error: WorkerError, retries_done: int
+    ) -> Decision:
+        if error.retryable and self.policy.allows_retry(retries_done):
+            delay_s = self.policy.delay_s(retries_done, error.retry_after_s)
+            record.update(status="retrying", error=error.as_dict())
+            self.results.put(record)
+            log.warning(
+                "job.retrying",
+                error_type=error.error_type,
+                error=error.message,
+                status_code=error.status_code,
+                delay_s=round(delay_s, 3),
+                attempt=retries_done + 1,
+            )
+            return RetryLater(delay_s)
+        return self._finish(record, error=error)
+
+    def _finish(self, record: dict[str, Any], *, error: WorkerError | None = None) -> Done:
+        record["finished_at"] = now_iso()
+        if error is None:
+            record.update(status="succeeded", success=True, error=None)
+        else:
+            record.update(status="failed", success=False, output=None, error=error.as_dict())
+        written = self.results.put(record)
+        event = "job.succeeded" if error is None else "job.failed"
+        fields: dict[str, Any] = {"attempts": record["attempts"], "success": error is None}
+        if error is not None:
+            fields.update(
+                error_type=error.error_type, error=error.message, status_code=error.status_code
+            )
+        if not written:
+            fields["note"] = "a final record existed already; left unchanged"
+        (log.info if error is None else log.warning)(event, **fields)
+        return Done(record["status"])

@@ -1,0 +1,63 @@
+"""What a worker process builds once and shares among its threads.
+
+One Redis client, one pooled HTTP session, the stores and the runner, created on first
+use in each process (after Dramatiq has started it), as arq's ``ctx`` does.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import redis
+
+from worker.configurations import ConfigurationStore, KeyRing, RedisBackend
+from worker.configurations.crypto import SecretKeyError
+from worker.connections import redis_client, resolve_redis_url
+from worker.functions import load_function_modules, registry
+from worker.results import RedisResultStore
+from worker.runner import JobRunner
+from worker.settings import Settings
+from worker.transport import HttpClient
+
+
+@dataclass
+class Runtime:
+    """The per-process shared objects."""
+
+    settings: Settings
+    redis: redis.Redis
+    runner: JobRunner
+
+    @classmethod
+    def build(cls, settings: Settings, url: str | None = None) -> Runtime:
+        client = redis_client(url or resolve_redis_url(settings))
+        try:
+            keyring: KeyRing | None = KeyRing(settings.secret_keys)
+        except SecretKeyError:
+            keyring = None  # each job then fails with the clear configuration error
+        load_function_modules(settings.function_modules)
+        runner = JobRunner(
+            settings=settings,
+            results=RedisResultStore(client, settings.namespace, settings.result_ttl_s),
+            configurations=ConfigurationStore(RedisBackend(client, settings.namespace), keyring),
+            http=HttpClient(
+                timeout_s=settings.timeout_s, connect_timeout_s=settings.connect_timeout_s
+            ),
+            functions=registry,
+        )
+        return cls(settings, client, runner)
+
+
+_runtime: Runtime | None = None
+_lock = threading.Lock()
+
+
+def get_runtime(settings: Settings, url: str) -> Runtime:
+    """This process's runtime, built on first use."""
+    global _runtime
+    if _runtime is None:
+        with _lock:
+            if _runtime is None:
+                _runtime = Runtime.build(settings, url)
+    return _runtime

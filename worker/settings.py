@@ -1,0 +1,110 @@
+"""Settings read once from the environment into a frozen object.
+
+Only this module reads ``os.environ`` for worker settings; everything else receives a
+``Settings``. Defaults suit LLM calls: a long read timeout (completions can take
+minutes) and a handful of retries with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from worker.errors import SettingsError
+
+DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_RESULT_TTL_S = 7 * 24 * 3600
+DEFAULT_NAMESPACE = "openai-worker"
+DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
+DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value != value or value < minimum:  # NaN, or below the minimum
+        raise SettingsError(f"{name} must be a number >= {minimum}, got {raw!r}")
+    return value
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "openai-worker"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the worker, the CLI and the client need from the environment."""
+
+    redis_url: str | None = None
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    function_modules: tuple[str, ...] = ()
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    max_retries: int = DEFAULT_MAX_RETRIES
+    result_ttl_s: int = DEFAULT_RESULT_TTL_S
+    namespace: str = DEFAULT_NAMESPACE
+    data_dir: Path = field(default_factory=lambda: _default_data_dir(os.environ))
+    heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    log_format: str = "auto"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings; raise ``SettingsError`` naming the variable that is wrong."""
+        env = os.environ if env is None else env
+        log_format = env.get("OPENAI_WORKER_LOG_FORMAT", "auto").strip().lower() or "auto"
+        if log_format not in {"auto", "json", "console"}:
+            raise SettingsError(
+                f"OPENAI_WORKER_LOG_FORMAT must be auto, json or console, got {log_format!r}"
+            )
+        namespace = env.get("OPENAI_WORKER_NAMESPACE", DEFAULT_NAMESPACE).strip()
+        if not namespace or any(c in namespace for c in " \t\n{}"):
+            raise SettingsError(
+                f"OPENAI_WORKER_NAMESPACE is not a usable key prefix: {namespace!r}"
+            )
+        data_dir = env.get("OPENAI_WORKER_DATA_DIR")
+        return cls(
+            redis_url=(env.get("REDIS_URL") or "").strip() or None,
+            secret_keys=_split(env.get("OPENAI_WORKER_SECRET_KEY")),
+            function_modules=_split(env.get("OPENAI_WORKER_FUNCTION_MODULES")),
+            timeout_s=_number(env, "OPENAI_WORKER_TIMEOUT_S", DEFAULT_TIMEOUT_S, minimum=0.001),
+            connect_timeout_s=_number(
+                env, "OPENAI_WORKER_CONNECT_TIMEOUT_S", DEFAULT_CONNECT_TIMEOUT_S, minimum=0.001
+            ),
+            max_retries=int(
+                _number(env, "OPENAI_WORKER_MAX_RETRIES", DEFAULT_MAX_RETRIES, minimum=0)
+            ),
+            result_ttl_s=int(
+                _number(env, "OPENAI_WORKER_RESULT_TTL_S", DEFAULT_RESULT_TTL_S, minimum=1)
+            ),
+            namespace=namespace,
+            data_dir=Path(data_dir) if data_dir else _default_data_dir(env),
+            heartbeat_timeout_s=_number(
+                env,
+                "OPENAI_WORKER_HEARTBEAT_TIMEOUT_S",
+                DEFAULT_HEARTBEAT_TIMEOUT_S,
+                minimum=1,
+            ),
+            max_payload_bytes=int(
+                _number(
+                    env, "OPENAI_WORKER_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES, minimum=1024
+                )
+            ),
+            log_format=log_format,
+            log_level=env.get("OPENAI_WORKER_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        )

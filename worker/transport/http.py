@@ -1,0 +1,147 @@
+"""One pooled ``requests`` session per process, with timeouts and no redirects.
+
+Redirects are refused because ``requests`` strips ``Authorization`` on a cross-host
+redirect but not Azure's ``api-key``; a provider never redirects an API call anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from urllib3.util.retry import Retry
+
+from worker.errors import TransportError
+
+#: Connections kept per host: enough for every worker thread of a process.
+POOL_SIZE = 64
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """What came back: status, headers (case-insensitive) and the raw body."""
+
+    status_code: int
+    headers: CaseInsensitiveDict[str]
+    content: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON; ``ValueError`` if it is not JSON."""
+        return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+def _connect_only_retry() -> Retry:
+    # Retry only failures to open a connection: the request was never sent, so
+    # retrying cannot make the provider do (and bill) the work twice.
+    return Retry(
+        total=2,
+        connect=2,
+        read=0,
+        status=0,
+        other=0,
+        redirect=0,
+        allowed_methods=None,
+        backoff_factor=0.2,
+        raise_on_status=False,
+    )
+
+
+class HttpClient:
+    """Sends requests through one pooled session, shared by all threads of a process."""
+
+    def __init__(self, *, timeout_s: float, connect_timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self._session: requests.Session | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    session = requests.Session()
+                    adapter = HTTPAdapter(
+                        pool_connections=8,
+                        pool_maxsize=POOL_SIZE,
+                        max_retries=_connect_only_retry(),
+                    )
+                    session.mount("https://", adapter)
+                    session.mount("http://", adapter)
+                    session.trust_env = True
+                    self._session = session
+        return self._session
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        json_body: Any = None,
+        data: Any = None,
+        files: Any = None,
+        params: Mapping[str, Any] | None = None,
+        timeout_s: float | None = None,
+    ) -> HttpResponse:
+        """Send one request; raise ``TransportError`` (retryable) when no answer arrives."""
+        timeout = (self.connect_timeout_s, timeout_s or self.timeout_s)
+        try:
+            response = self.session.request(
+                method,
+                url,
+                headers=dict(headers),
+                json=json_body,
+                data=data,
+                files=files,
+                params=params,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+            content = response.content
+        except requests.Timeout:
+            raise TransportError(
+                f"no answer from {_host(url)} within {timeout[1]:g} s", retryable=True
+            ) from None
+        except requests.ConnectionError as exc:
+            raise TransportError(
+                f"connection to {_host(url)} failed: {_reason(exc)}", retryable=True
+            ) from None
+        except requests.RequestException as exc:
+            raise TransportError(
+                f"request to {_host(url)} failed: {_reason(exc)}", retryable=True
+            ) from None
+        return HttpResponse(response.status_code, response.headers, content)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.netloc or url
+
+
+def _reason(exc: Exception) -> str:
+    # The innermost cause reads best ("Connection refused"), and never contains headers.
+    inner: BaseException = exc
+    while inner.__cause__ is not None or inner.__context__ is not None:
+        nxt = inner.__cause__ or inner.__context__
+        assert nxt is not None
+        inner = nxt
+    text = str(inner) or type(inner).__name__
+    return text[:300]
