@@ -1,0 +1,143 @@
+"""Fixtures shared by the whole suite.
+
+- ``wire_server``: a local HTTP server speaking the providers' wire format; tests script
+  its answers and read back every request it received (real HTTP through ``requests``).
+- ``provider_config``: one configuration per wire variant (OpenAI, Azure with api-key,
+  Azure with an Entra bearer token), pointing at ``wire_server``.
+- ``run_job``: runs an operation through the real ``JobRunner`` with in-memory stores,
+  retrying immediately when the runner asks, and returns the final result record.
+- ``redis_url`` / ``namespace``: real Redis (``REDIS_URL``, or the embedded server
+  started for the session) and a fresh key namespace per test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from support import SECRET_KEY, WireServer, make_configuration
+
+from worker import embedded_redis
+from worker.configuration import Configuration
+from worker.configurations import ConfigurationStore, KeyRing, MemoryBackend
+from worker.functions import FunctionRegistry
+from worker.results import MemoryResultStore
+from worker.runner import JobRunner, RetryLater
+from worker.settings import Settings
+from worker.transport import HttpClient, RetryPolicy
+
+
+@pytest.fixture
+def wire_server() -> Iterator[WireServer]:
+    server = WireServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=["openai", "azure_api_key", "azure_bearer"])
+def provider_config(request: pytest.FixtureRequest, wire_server: WireServer) -> Configuration:
+    """Each wire variant in turn, pointing at the wire server."""
+    return make_configuration(request.param, wire_server.url)
+
+
+# --- running operations in-process ----------------------------------------------------
+
+
+@dataclass
+class JobHarness:
+    """The real runner with in-memory stores; ``run`` returns the final record."""
+
+    runner: JobRunner
+    results: MemoryResultStore
+    configurations: ConfigurationStore
+    functions: FunctionRegistry
+    delays: list[float] = field(default_factory=list)
+
+    def add(self, configuration: Configuration) -> None:
+        self.configurations.save(configuration)
+
+    def run(self, operation: str, payload: Any, *, job_id: str | None = None) -> dict[str, Any]:
+        job_id = job_id or uuid.uuid4().hex
+        retries = 0
+        while True:
+            decision = self.runner.run(job_id, operation, payload, retries)
+            if not isinstance(decision, RetryLater):
+                record = self.results.get(job_id)
+                assert record is not None
+                return record
+            self.delays.append(decision.delay_s)
+            retries += 1
+
+
+@pytest.fixture
+def run_job() -> Callable[..., JobHarness]:
+    """Build a harness: ``run_job(configuration, max_retries=0, timeout_s=5)``."""
+
+    def build(
+        *configurations: Configuration, max_retries: int = 0, timeout_s: float = 5.0
+    ) -> JobHarness:
+        settings = Settings(
+            secret_keys=(SECRET_KEY,),
+            max_retries=max_retries,
+            timeout_s=timeout_s,
+            connect_timeout_s=2.0,
+        )
+        results = MemoryResultStore()
+        store = ConfigurationStore(MemoryBackend(), KeyRing([SECRET_KEY]))
+        functions = FunctionRegistry()
+        runner = JobRunner(
+            settings=settings,
+            results=results,
+            configurations=store,
+            http=HttpClient(timeout_s=timeout_s, connect_timeout_s=2.0),
+            functions=functions,
+            # No real waiting in unit tests: the delay is recorded, not slept.
+            policy=RetryPolicy(max_retries=max_retries, backoff_base_s=0.01, backoff_max_s=0.05),
+        )
+        harness = JobHarness(runner, results, store, functions)
+        for configuration in configurations:
+            harness.add(configuration)
+        return harness
+
+    return build
+
+
+# --- real Redis -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``REDIS_URL`` when set; otherwise an embedded server for this test session."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    data_dir = Path(tmp_path_factory.mktemp("redis", numbered=True))
+    url = embedded_redis.ensure_running(data_dir)
+    yield url
+    embedded_redis.stop(data_dir)
+
+
+@pytest.fixture
+def namespace(redis_url: str) -> Iterator[str]:
+    """A fresh key prefix, removed after the test, so tests never see each other's keys."""
+    import redis
+
+    ns = f"owtest-{uuid.uuid4().hex[:12]}"
+    yield ns
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"{ns}:*", count=1000):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()

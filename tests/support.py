@@ -1,0 +1,186 @@
+"""Test support shared by tests and contracts: the wire server, configurations, keys.
+
+Imported as ``support`` (pytest's ``pythonpath`` includes ``tests``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from worker.configuration import Configuration
+from worker.configurations import generate_secret_key
+
+OPENAI_KEY = "sk-test-openai-0123456789abcdef"
+AZURE_KEY = "azure-test-key-0123456789abcdef"
+ENTRA_TOKEN = "eyJ0eXAiOiJKV1Qi.entra-test-token.0123456789"
+SECRET_KEY = generate_secret_key()
+
+
+# --- the wire server ------------------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    """One request the wire server received."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    """What the wire server answers: status, JSON (or raw body), headers, a delay."""
+
+    status: int = 200
+    json: Any = None
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    drop: bool = False  # close the connection without answering
+
+
+def chat_completion(
+    content: str | None = "Hello from the wire server.",
+    *,
+    finish_reason: str = "stop",
+    tool_calls: list[dict[str, Any]] | None = None,
+    usage: dict[str, int] | None = None,
+    model: str = "gpt-4o-mini",
+) -> dict[str, Any]:
+    """A chat completion body as the providers send it."""
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 1732000000,
+        "model": model,
+        "system_fingerprint": "fp_test",
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}
+        ],
+        "usage": usage or {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+    }
+
+
+def provider_error(status: int, message: str, code: str | None = None) -> Reply:
+    return Reply(
+        status,
+        {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": code,
+            }
+        },
+    )
+
+
+class WireServer:
+    """A threaded HTTP server on 127.0.0.1 with scripted answers."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.replies: deque[Reply] = deque()
+        self.handler: Callable[[Recorded], Reply] = lambda _: Reply(json=chat_completion())
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                recorded = Recorded(
+                    self.command,
+                    parts.path,
+                    dict(parse_qsl(parts.query)),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
+                with server._lock:
+                    server.requests.append(recorded)
+                    reply = server.replies.popleft() if server.replies else None
+                if reply is None:
+                    reply = server.handler(recorded)
+                if reply.delay_s:
+                    time.sleep(reply.delay_s)
+                if reply.drop:
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                payload = reply.body if reply.body is not None else json.dumps(reply.json).encode()
+                self.send_response(reply.status)
+                headers = {"Content-Type": "application/json", **reply.headers}
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def script(self, *replies: Reply) -> None:
+        """Answer the next requests with these replies, in order, then fall back to handler."""
+        self.replies.extend(replies)
+
+    @property
+    def last(self) -> Recorded:
+        return self.requests[-1]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# --- configurations -------------------------------------------------------------------
+
+
+def make_configuration(variant: str, base_url: str, name: str = "test") -> Configuration:
+    """A configuration of one wire variant pointing at ``base_url``."""
+    if variant == "openai":
+        return Configuration(
+            name=name,
+            api_type="openai",
+            endpoint=f"{base_url}/v1",
+            api_key=OPENAI_KEY,
+            organization="org-test",
+        )
+    key_type = "bearer_token" if variant == "azure_bearer" else "api_key"
+    return Configuration(
+        name=name,
+        api_type="azure_openai",
+        endpoint=f"{base_url}/openai/deployments/",
+        api_key=ENTRA_TOKEN if key_type == "bearer_token" else AZURE_KEY,
+        deployment_name="my-deployment",
+        api_version="2024-10-21",
+        key_type=key_type,
+    )
