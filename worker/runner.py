@@ -110,7 +110,7 @@ class JobRunner:
         try:
             outcome = self._execute(job_id, operation_name, payload)
         except WorkerError as exc:
-            return self._failed_attempt(record, exc, retries_done)
+            return self._failed_attempt(record, exc, retries_done, payload)
         except Exception as exc:  # a bug must fail the job, not the worker
             log.exception("job.internal_error")
             error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
@@ -136,11 +136,21 @@ class JobRunner:
         )
         return operation.run(context, data)
 
+    def _policy_for(self, operation_name: str, payload: Any) -> RetryPolicy:
+        operation = self.operations.get(operation_name)
+        if operation is None or operation.retry_policy is None:
+            return self.policy
+        try:
+            return operation.retry_policy(payload, self.policy)
+        except Exception:  # a malformed payload has failed validation already
+            return self.policy
+
     def _failed_attempt(
-        self, record: dict[str, Any], error: WorkerError, retries_done: int
+        self, record: dict[str, Any], error: WorkerError, retries_done: int, payload: Any
     ) -> Decision:
-        if error.retryable and self.policy.allows_retry(retries_done):
-            delay_s = self.policy.delay_s(retries_done, error.retry_after_s)
+        policy = self._policy_for(record["operation"], payload)
+        if error.retryable and policy.allows_retry(retries_done):
+            delay_s = policy.delay_s(retries_done, error.retry_after_s)
             record.update(status="retrying", error=error.as_dict())
             self.results.put(record)
             log.warning(

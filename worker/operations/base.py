@@ -17,7 +17,7 @@ from worker.errors import ValidationError
 from worker.functions import FunctionRegistry
 from worker.providers import ProviderClient
 from worker.settings import Settings
-from worker.transport import HttpClient
+from worker.transport import HttpClient, RetryPolicy
 
 
 @dataclass
@@ -62,6 +62,9 @@ class Operation:
     schema: type[Schema]
     run: Callable[[JobContext, dict[str, Any]], Outcome]
     description: str = ""
+    #: Optional: the retry policy for one payload (raw_request's own retry options);
+    #: given the raw payload and the worker's default policy.
+    retry_policy: Callable[[Any, RetryPolicy], RetryPolicy] | None = None
 
 
 def add_usage(total: dict[str, Any] | None, more: dict[str, Any] | None) -> dict[str, Any] | None:
