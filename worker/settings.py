@@ -21,6 +21,7 @@ DEFAULT_RESULT_TTL_S = 7 * 24 * 3600
 DEFAULT_NAMESPACE = "openai-worker"
 DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
 DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_TOOL_ROUNDS = 10
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -41,7 +42,8 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
 
 
 def _default_data_dir(env: Mapping[str, str]) -> Path:
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    home = env.get("HOME") or str(Path.home())
+    base = env.get("XDG_DATA_HOME") or str(Path(home) / ".local" / "share")
     return Path(base) / "openai-worker"
 
 
@@ -60,6 +62,8 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: _default_data_dir(os.environ))
     heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    #: How many rounds of tool calls one chat call may run before the job fails.
+    max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS
     log_format: str = "auto"
     log_level: str = "INFO"
 
@@ -104,6 +108,9 @@ class Settings:
                 _number(
                     env, "OPENAI_WORKER_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES, minimum=1024
                 )
+            ),
+            max_tool_rounds=int(
+                _number(env, "OPENAI_WORKER_MAX_TOOL_ROUNDS", DEFAULT_MAX_TOOL_ROUNDS, minimum=1)
             ),
             log_format=log_format,
             log_level=env.get("OPENAI_WORKER_LOG_LEVEL", "INFO").strip().upper() or "INFO",

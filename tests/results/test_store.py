@@ -1,0 +1,72 @@
+"""Result records: written at each change, final ones never regress, keys expire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+from worker.results import MemoryResultStore, RedisResultStore, new_record
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest, redis_url: str, namespace: str) -> Any:
+    if request.param == "memory":
+        return MemoryResultStore(ttl_s=60)
+    return RedisResultStore(redis.Redis.from_url(redis_url), namespace, ttl_s=60)
+
+
+def test_a_new_record_reads_back_as_queued(store: Any) -> None:
+    store.put(new_record("j1", "configuration_test", "main"))
+
+    record = store.get("j1")
+
+    assert record["status"] == "queued"
+    assert record["success"] is None
+    assert record["attempts"] == 0
+    assert record["enqueued_at"].endswith("Z")
+
+
+def test_an_unknown_job_has_no_record(store: Any) -> None:
+    assert store.get("missing") is None
+
+
+def test_a_final_record_is_not_overwritten_by_a_late_writer(store: Any) -> None:
+    record = new_record("j2", "configuration_test", "main")
+    store.put({**record, "status": "succeeded", "success": True})
+
+    written = store.put({**record, "status": "running"})
+
+    assert written is False
+    assert store.get("j2")["status"] == "succeeded"
+
+
+def test_force_overwrites_a_final_record(store: Any) -> None:
+    record = new_record("j3", "configuration_test", "main")
+    store.put({**record, "status": "failed", "success": False})
+
+    assert store.put({**record, "status": "queued"}, force=True) is True
+    assert store.get("j3")["status"] == "queued"
+
+
+def test_an_idempotency_key_returns_the_first_job(store: Any) -> None:
+    assert store.claim_idempotency_key("order-7", "first") is None
+    assert store.claim_idempotency_key("order-7", "second") == "first"
+
+
+def test_payloads_are_kept_for_a_later_retry(store: Any) -> None:
+    store.save_payload("j4", "configuration_test", {"configuration": "main"})
+
+    assert store.load_payload("j4") == ("configuration_test", {"configuration": "main"})
+
+
+def test_redis_records_expire_after_the_ttl(redis_url: str, namespace: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    store = RedisResultStore(client, namespace, ttl_s=123)
+
+    store.put(new_record("j5", "configuration_test", "main"))
+    store.save_payload("j5", "configuration_test", {})
+
+    assert 0 < client.ttl(f"{namespace}:job:j5") <= 123
+    assert 0 < client.ttl(f"{namespace}:payload:j5") <= 123
