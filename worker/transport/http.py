@@ -15,6 +15,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+import urllib3
 from urllib3.util.retry import Retry
 
 from worker.errors import TransportError
@@ -46,9 +47,9 @@ def _connect_only_retry() -> Retry:
     return Retry(
         total=2,
         connect=2,
-        read=0,
+        read=False,  # raise read errors as they are: a timeout must read as a timeout
         status=0,
-        other=0,
+        other=False,
         redirect=0,
         allowed_methods=None,
         backoff_factor=0.2,
@@ -114,6 +115,10 @@ class HttpClient:
                 f"no answer from {_host(url)} within {timeout[1]:g} s", retryable=True
             ) from None
         except requests.ConnectionError as exc:
+            if _timed_out(exc):
+                raise TransportError(
+                    f"no answer from {_host(url)} within {timeout[1]:g} s", retryable=True
+                ) from None
             raise TransportError(
                 f"connection to {_host(url)} failed: {_reason(exc)}", retryable=True
             ) from None
@@ -134,6 +139,25 @@ def _host(url: str) -> str:
 
     parts = urlsplit(url)
     return parts.netloc or url
+
+
+def _timed_out(exc: BaseException) -> bool:
+    inner: BaseException | None = exc
+    for _ in range(20):  # exception chains are short; never loop on a cycle
+        if inner is None:
+            break
+        if isinstance(inner, TimeoutError | urllib3.exceptions.TimeoutError):
+            return True
+        inner = inner.__cause__ or inner.__context__ or _urllib3_reason(inner)
+    return False
+
+
+def _urllib3_reason(exc: BaseException) -> BaseException | None:
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, BaseException):
+        return reason
+    args = getattr(exc, "args", ())
+    return args[0] if args and isinstance(args[0], BaseException) else None
 
 
 def _reason(exc: Exception) -> str:

@@ -1,0 +1,207 @@
+"""The runner: validation, provider errors, retries and their limits, internal errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from support import Reply, chat_completion, make_configuration, provider_error
+
+from schemas.chat import ConfigurationTestSchema
+from worker.configurations import ConfigurationStore, MemoryBackend
+from worker.operations import Operation, Outcome
+from worker.results import MemoryResultStore
+from worker.runner import Done, JobRunner, RetryLater
+from worker.settings import Settings
+from worker.transport import HttpClient
+
+PROMPT = {"configuration": "test", "model": "gpt-4o-mini", "user_prompt": "hi"}
+
+
+def test_an_invalid_payload_fails_as_validation_without_any_http_call(
+    run_job: Any, wire_server: Any
+) -> None:
+    harness = run_job(make_configuration("openai", wire_server.url), max_retries=3)
+
+    record = harness.run("chat_completions_without_history", {**PROMPT, "temperature": 9})
+
+    assert record["status"] == "failed"
+    assert record["success"] is False
+    assert record["error"]["type"] == "validation"
+    assert "temperature" in record["error"]["message"]
+    assert record["attempts"] == 1
+    assert wire_server.requests == []
+
+
+def test_openai_without_a_model_is_a_validation_error(run_job: Any, wire_server: Any) -> None:
+    harness = run_job(make_configuration("openai", wire_server.url))
+
+    record = harness.run("configuration_test", {"configuration": "test"})
+
+    assert record["error"]["type"] == "validation"
+    assert "model is required" in record["error"]["message"]
+    assert wire_server.requests == []
+
+
+def test_azure_needs_no_model(run_job: Any, wire_server: Any) -> None:
+    harness = run_job(make_configuration("azure_api_key", wire_server.url))
+
+    assert harness.run("configuration_test", {"configuration": "test"})["success"] is True
+
+
+def test_an_unknown_configuration_is_a_configuration_error(run_job: Any) -> None:
+    record = run_job().run("configuration_test", {"configuration": "nope", "model": "m"})
+
+    assert record["error"]["type"] == "configuration"
+    assert "nope" in record["error"]["message"]
+
+
+def test_an_unknown_operation_is_a_validation_error(run_job: Any) -> None:
+    record = run_job().run("make_coffee", {"configuration": "x"})
+
+    assert record["error"]["type"] == "validation"
+    assert "make_coffee" in record["error"]["message"]
+
+
+def test_a_payload_that_is_not_an_object_is_refused(run_job: Any) -> None:
+    record = run_job().run("configuration_test", ["not", "an", "object"])
+
+    assert record["error"] == {
+        "type": "validation",
+        "message": "the payload must be a JSON object",
+        "status_code": None,
+    }
+
+
+def test_a_provider_error_keeps_its_message_and_status_and_is_not_retried(
+    run_job: Any, wire_server: Any
+) -> None:
+    wire_server.script(provider_error(400, "Invalid value for 'temperature'.", "invalid_value"))
+    harness = run_job(make_configuration("openai", wire_server.url), max_retries=3)
+
+    record = harness.run("chat_completions_without_history", PROMPT)
+
+    assert record["error"]["type"] == "provider"
+    assert record["error"]["message"] == "Invalid value for 'temperature'."
+    assert record["error"]["status_code"] == 400
+    assert record["attempts"] == 1
+    assert len(wire_server.requests) == 1
+
+
+def test_a_429_is_retried_after_the_time_the_provider_asks_for(
+    run_job: Any, wire_server: Any
+) -> None:
+    wire_server.script(
+        Reply(
+            429,
+            {"error": {"message": "Rate limit", "code": "rate_limit_exceeded"}},
+            headers={"retry-after-ms": "1500"},
+        ),
+        Reply(json=chat_completion("after the wait")),
+    )
+    harness = run_job(make_configuration("azure_api_key", wire_server.url), max_retries=3)
+
+    record = harness.run("configuration_test", {"configuration": "test"})
+
+    assert record["success"] is True
+    assert record["output"]["assistant_response_text"] == "after the wait"
+    assert record["attempts"] == 2
+    assert harness.delays == [1.5]
+
+
+def test_retries_end_in_a_failure_that_keeps_the_last_error(run_job: Any, wire_server: Any) -> None:
+    wire_server.handler = lambda _: Reply(503, body=b"<html>Service Unavailable</html>")
+    harness = run_job(make_configuration("openai", wire_server.url), max_retries=2)
+
+    record = harness.run("chat_completions_without_history", PROMPT)
+
+    assert record["status"] == "failed"
+    assert record["error"]["type"] == "provider"
+    assert record["error"]["status_code"] == 503
+    assert record["attempts"] == 3
+    assert len(wire_server.requests) == 3
+    assert len(harness.delays) == 2
+
+
+def test_a_slow_provider_is_a_transport_error_after_retries(run_job: Any, wire_server: Any) -> None:
+    wire_server.handler = lambda _: Reply(json=chat_completion(), delay_s=0.6)
+    harness = run_job(make_configuration("openai", wire_server.url), max_retries=1, timeout_s=0.2)
+
+    record = harness.run("chat_completions_without_history", PROMPT)
+
+    assert record["error"]["type"] == "transport"
+    assert "within 0.2 s" in record["error"]["message"]
+    assert record["attempts"] == 2
+
+
+def test_a_dropped_connection_is_retried(run_job: Any, wire_server: Any) -> None:
+    wire_server.script(Reply(drop=True), Reply(json=chat_completion("second try")))
+    harness = run_job(make_configuration("openai", wire_server.url), max_retries=2)
+
+    record = harness.run("chat_completions_without_history", PROMPT)
+
+    assert record["success"] is True
+    assert record["output"]["assistant_response_text"] == "second try"
+
+
+def test_a_success_body_that_is_not_json_is_retried_then_fails_clearly(
+    run_job: Any, wire_server: Any
+) -> None:
+    wire_server.handler = lambda _: Reply(200, body=b"{not json")
+    harness = run_job(make_configuration("openai", wire_server.url), max_retries=1)
+
+    record = harness.run("chat_completions_without_history", PROMPT)
+
+    assert record["error"]["type"] == "provider"
+    assert "not JSON" in record["error"]["message"]
+    assert record["attempts"] == 2
+
+
+def test_a_bug_in_an_operation_fails_the_job_and_not_the_worker(wire_server: Any) -> None:
+    def broken(ctx: Any, payload: dict[str, Any]) -> Outcome:
+        raise KeyError("oops")
+
+    results = MemoryResultStore()
+    runner = JobRunner(
+        settings=Settings(),
+        results=results,
+        configurations=ConfigurationStore(MemoryBackend(), None),
+        http=HttpClient(timeout_s=1, connect_timeout_s=1),
+        functions=None,  # type: ignore[arg-type]
+        operations={"broken": Operation("broken", ConfigurationTestSchema, broken)},
+    )
+    # No configuration exists, so patch the loader: the operation must be reached.
+    runner._execute = lambda job_id, name, payload: broken(None, payload)  # type: ignore[method-assign]
+
+    decision = runner.run("j1", "broken", {"configuration": "x"}, 0)
+
+    assert decision == Done("failed")
+    record = results.get("j1")
+    assert record is not None
+    assert record["error"]["type"] == "internal"
+    assert "KeyError" in record["error"]["message"]
+
+
+def test_a_redelivered_job_that_already_finished_is_not_run_again(
+    run_job: Any, wire_server: Any
+) -> None:
+    harness = run_job(make_configuration("azure_api_key", wire_server.url))
+    first = harness.run("configuration_test", {"configuration": "test"}, job_id="same")
+
+    decision = harness.runner.run("same", "configuration_test", {"configuration": "test"}, 0)
+
+    assert decision == Done("succeeded")
+    assert harness.results.get("same") == first
+    assert len(wire_server.requests) == 1
+
+
+def test_a_retry_decision_records_the_retrying_status(run_job: Any, wire_server: Any) -> None:
+    wire_server.script(Reply(500, {"error": {"message": "boom"}}))
+    harness = run_job(make_configuration("azure_api_key", wire_server.url), max_retries=1)
+
+    decision = harness.runner.run("j", "configuration_test", {"configuration": "test"}, 0)
+
+    assert isinstance(decision, RetryLater)
+    record = harness.results.get("j")
+    assert record["status"] == "retrying"
+    assert record["success"] is None
+    assert record["error"]["message"] == "boom"
