@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
-import urllib3
 from urllib3.util.retry import Retry
 
 from worker.errors import TransportError
