@@ -13,6 +13,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -141,3 +145,92 @@ def _reset_structlog() -> Iterator[None]:
     yield
     structlog.reset_defaults()
     structlog.contextvars.clear_contextvars()
+
+
+# --- real worker processes ------------------------------------------------------------
+
+
+@dataclass
+class WorkerProcess:
+    """A real ``dramatiq worker.actors`` process; its stderr goes to ``log_path``."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def worker_env(redis_url: str, namespace: str, **extra: str) -> dict[str, str]:
+    """The environment of a worker process for one test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_WORKER_")}
+    env.update(
+        REDIS_URL=redis_url,
+        OPENAI_WORKER_NAMESPACE=namespace,
+        OPENAI_WORKER_SECRET_KEY=SECRET_KEY,
+        OPENAI_WORKER_LOG_FORMAT="json",
+        OPENAI_WORKER_TIMEOUT_S="5",
+        OPENAI_WORKER_CONNECT_TIMEOUT_S="2",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def start_worker(
+    redis_url: str, namespace: str, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real worker processes: ``start_worker(processes=1, threads=4, **env)``."""
+    started: list[WorkerProcess] = []
+
+    def start(processes: int = 1, threads: int = 4, **env: str) -> WorkerProcess:
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "dramatiq",
+                    "worker.actors",
+                    "--processes",
+                    str(processes),
+                    "--threads",
+                    str(threads),
+                ],
+                env=worker_env(redis_url, namespace, **env),
+                stdout=log,
+                stderr=log,
+            )
+        worker = WorkerProcess(process, log_path)
+        started.append(worker)
+        deadline = time.monotonic() + 60
+        while worker.log().count("Worker process is ready") < processes:
+            if process.poll() is not None or time.monotonic() > deadline:
+                worker.stop()
+                raise RuntimeError(f"worker did not start:\n{worker.log()}")
+            time.sleep(0.1)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def client(redis_url: str, namespace: str) -> Iterator[Any]:
+    """A producing app's client on the test's Redis and namespace."""
+    from worker.client import Client
+
+    settings = Settings(redis_url=redis_url, namespace=namespace, secret_keys=(SECRET_KEY,))
+    producer = Client(settings, url=redis_url)
+    yield producer
+    producer.close()

@@ -1,0 +1,224 @@
+"""The command line as a user runs it: a real ``openai-worker`` process per command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from support import OPENAI_KEY, SECRET_KEY
+
+
+@pytest.fixture
+def cli(redis_url: str, namespace: str, tmp_path: Path) -> Any:
+    """Run ``openai-worker ARGS`` on the test Redis: (exit code, stdout JSON, stderr)."""
+
+    def run(*args: str, stdin: str = "", **env: str) -> tuple[int, Any, str]:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_WORKER_")}
+        environment.update(
+            REDIS_URL=redis_url,
+            OPENAI_WORKER_NAMESPACE=namespace,
+            OPENAI_WORKER_SECRET_KEY=SECRET_KEY,
+            OPENAI_WORKER_DATA_DIR=str(tmp_path / "data"),
+        )
+        environment.update(env)
+        done = subprocess.run(
+            [sys.executable, "-m", "worker.cli", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=60,
+            check=False,
+        )
+        try:
+            out = json.loads(done.stdout) if done.stdout.strip() else None
+        except json.JSONDecodeError:
+            out = done.stdout
+        return done.returncode, out, done.stderr
+
+    return run
+
+
+def configure_openai(cli: Any, url: str = "http://127.0.0.1:9/v1") -> tuple[int, Any, str]:
+    return cli(
+        "configure", "main", "--api-type", "openai", "--endpoint", url, stdin=OPENAI_KEY + "\n"
+    )
+
+
+def test_configure_reads_the_key_from_stdin_and_never_prints_it(cli: Any) -> None:
+    code, out, err = configure_openai(cli)
+
+    assert code == 0
+    assert out["saved"]["name"] == "main"
+    assert OPENAI_KEY not in json.dumps(out) + err
+
+
+def test_configure_reads_the_key_from_the_environment(cli: Any) -> None:
+    code, out, _ = cli(
+        "configure",
+        "az",
+        "--api-type",
+        "azure_openai",
+        "--endpoint",
+        "https://res.openai.azure.com/openai/deployments/",
+        "--deployment-name",
+        "gpt4o",
+        "--api-version",
+        "2024-10-21",
+        "--key-type",
+        "bearer_token",
+        OPENAI_WORKER_API_KEY="token-value-123",
+    )
+
+    assert code == 0
+    assert out["saved"]["key_type"] == "bearer_token"
+
+
+def test_configurations_lists_without_keys(cli: Any) -> None:
+    configure_openai(cli)
+
+    code, out, _ = cli("configurations")
+
+    assert code == 0
+    assert [c["name"] for c in out] == ["main"]
+    assert OPENAI_KEY not in json.dumps(out)
+
+
+def test_configure_without_a_key_is_a_clear_error(cli: Any) -> None:
+    code, out, err = cli(
+        "configure", "main", "--api-type", "openai", "--endpoint", "https://api.openai.com/v1"
+    )
+
+    assert code == 2
+    assert "no API key" in out["error"]["message"]
+    assert "Traceback" not in err
+
+
+def test_a_missing_secret_key_is_a_clear_error_not_a_stack_trace(cli: Any) -> None:
+    code, out, err = cli(
+        "configure",
+        "main",
+        "--api-type",
+        "openai",
+        "--endpoint",
+        "https://api.openai.com/v1",
+        stdin="sk-abc\n",
+        OPENAI_WORKER_SECRET_KEY="",
+    )
+
+    assert code == 3
+    assert "OPENAI_WORKER_SECRET_KEY is not set" in out["error"]["message"]
+    assert "Traceback" not in err
+
+
+def test_a_wrong_secret_key_is_a_clear_error(cli: Any) -> None:
+    code, out, err = cli(
+        "configure",
+        "main",
+        "--api-type",
+        "openai",
+        "--endpoint",
+        "https://api.openai.com/v1",
+        stdin="sk-abc\n",
+        OPENAI_WORKER_SECRET_KEY="not-a-fernet-key",
+    )
+
+    assert code == 3
+    assert "not a Fernet key" in out["error"]["message"]
+    assert "Traceback" not in err
+
+
+def test_an_invalid_configuration_names_the_problem(cli: Any) -> None:
+    code, out, _ = cli(
+        "configure",
+        "az",
+        "--api-type",
+        "azure_openai",
+        "--endpoint",
+        "https://res.openai.azure.com",
+        stdin="k\n",
+    )
+
+    assert code == 2
+    assert "deployment_name is required" in out["error"]["message"]
+    assert "api_version is required" in out["error"]["message"]
+
+
+def test_submit_refuses_an_invalid_payload_before_queueing(cli: Any) -> None:
+    code, out, _ = cli(
+        "submit", "chat_completions_without_history", '{"configuration": "main", "temperature": 7}'
+    )
+
+    assert code == 2
+    assert out["error"]["type"] == "validation"
+    assert set(out["error"]["details"]["fields"]) == {"user_prompt", "temperature"}
+
+
+def test_submit_refuses_malformed_json_and_unknown_operations(cli: Any) -> None:
+    assert cli("submit", "configuration_test", "{nope")[0] == 2
+    code, out, _ = cli("submit", "make_coffee", "{}")
+    assert code == 2
+    assert "unknown operation" in out["error"]["message"]
+
+
+def test_submit_prints_a_job_id_and_result_reads_the_queued_record(cli: Any) -> None:
+    code, out, _ = cli(
+        "submit", "configuration_test", "-", stdin='{"configuration": "main", "model": "m"}'
+    )
+    assert code == 0
+
+    code, record, _ = cli("result", out["job_id"])
+
+    assert code == 0
+    assert record["status"] == "queued"
+    assert record["operation"] == "configuration_test"
+
+
+def test_waiting_on_a_job_no_worker_runs_exits_4(cli: Any) -> None:
+    _, out, _ = cli("submit", "configuration_test", '{"configuration": "main", "model": "m"}')
+
+    code, record, _ = cli("result", out["job_id"], "--wait", "0.3")
+
+    assert code == 4
+    assert record["status"] == "queued"
+
+
+def test_an_unknown_job_id_is_an_error(cli: Any) -> None:
+    code, out, _ = cli("result", "0123456789abcdef")
+
+    assert code == 2
+    assert out["error"]["type"] == "not_found"
+
+
+def test_schemas_exports_a_json_schema_per_operation(cli: Any, tmp_path: Path) -> None:
+    code, out, _ = cli("schemas", str(tmp_path / "schemas"))
+
+    assert code == 0
+    written = {Path(p).stem for p in out["written"]}
+    assert {"chat_completions_without_history", "configuration_test"} <= written
+    document = json.loads((tmp_path / "schemas" / "configuration_test.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(document)
+    assert document["required"] == ["configuration"]
+
+
+def test_secret_key_prints_a_usable_fernet_key(cli: Any) -> None:
+    from worker.configurations import KeyRing
+
+    code, out, _ = cli("secret-key")
+
+    assert code == 0
+    KeyRing([str(out).strip()])
+
+
+def test_an_unreachable_redis_is_a_clear_error(cli: Any) -> None:
+    code, out, err = cli("configurations", REDIS_URL="redis://127.0.0.1:1/0")
+
+    assert code == 3
+    assert out["error"]["type"] == "redis"
+    assert "Traceback" not in err
