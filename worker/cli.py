@@ -40,14 +40,14 @@ def emit(value: Any) -> None:
     sys.stdout.flush()
 
 
-def _settings() -> Settings:
+def load_settings() -> Settings:
     try:
         return Settings.from_env()
     except SettingsError as exc:
         raise CommandError(str(exc), code=EXIT_ENVIRONMENT, error_type="settings") from None
 
 
-def _client(settings: Settings) -> Any:
+def connect(settings: Settings) -> Any:
     from worker.client import Client
 
     try:
@@ -74,12 +74,14 @@ def _read_json(text: str, what: str) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     try:
         url = settings.redis_url or embedded_redis.ensure_running(settings.data_dir)
     except embedded_redis.EmbeddedRedisError as exc:
         raise CommandError(str(exc), code=EXIT_ENVIRONMENT, error_type="redis") from None
     env = dict(os.environ, REDIS_URL=url)
+    if args.replay is not None:
+        env["OPENAI_WORKER_REPLAY_DIR"] = _replay_dir(args.replay)
     if "OPENAI_WORKER_LOG_FORMAT" not in env:
         env["OPENAI_WORKER_LOG_FORMAT"] = "console" if sys.stderr.isatty() else "json"
     if not settings.secret_keys:
@@ -102,8 +104,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.execve(sys.executable, command, env)  # noqa: S606 - replace this process, no shell
 
 
+def _replay_dir(directory: str) -> str:
+    """The replay directory as an absolute path, checked to hold recordings."""
+    from worker.transport.replay import load_cassettes
+
+    path = Path(directory).resolve()
+    try:
+        count = len(load_cassettes(path))
+    except SettingsError as exc:
+        raise CommandError(str(exc), code=EXIT_INVALID, error_type="validation") from None
+    if count == 0:
+        raise CommandError(
+            f"no recordings in {path} (expected vcrpy cassettes, *.yaml)",
+            code=EXIT_INVALID,
+            error_type="validation",
+        )
+    sys.stderr.write(f"openai-worker: offline replay of {count} recordings from {path}\n")
+    return str(path)
+
+
 def cmd_configure(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     api_key = os.environ.get("OPENAI_WORKER_API_KEY")
     if not api_key:
         if sys.stdin.isatty():
@@ -127,19 +148,19 @@ def cmd_configure(args: argparse.Namespace) -> int:
         key_type=(args.key_type or "api_key") if args.api_type == "azure_openai" else args.key_type,
         organization=args.organization,
     )
-    client = _client(settings)
+    client = connect(settings)
     client.configurations().save(configuration)
     emit({"saved": configuration.public_dict()})
     return EXIT_OK
 
 
 def cmd_configurations(args: argparse.Namespace) -> int:
-    emit(_client(_settings()).configurations().list())
+    emit(connect(load_settings()).configurations().list())
     return EXIT_OK
 
 
 def cmd_delete_configuration(args: argparse.Namespace) -> int:
-    deleted = _client(_settings()).configurations().delete(args.name)
+    deleted = connect(load_settings()).configurations().delete(args.name)
     if not deleted:
         raise CommandError(
             f"no configuration named {args.name!r}", code=EXIT_INVALID, error_type="configuration"
@@ -149,7 +170,7 @@ def cmd_delete_configuration(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate_secret_key(args: argparse.Namespace) -> int:
-    count = _client(_settings()).configurations().rotate()
+    count = connect(load_settings()).configurations().rotate()
     emit({"rotated": count})
     return EXIT_OK
 
@@ -166,10 +187,10 @@ def _exit_for(record: dict[str, Any] | None) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     text = sys.stdin.read() if args.payload in (None, "-") else args.payload
     payload = _read_json(text, "the payload")
-    client = _client(settings)
+    client = connect(settings)
     job_id = client.submit(args.operation, payload)
     if args.wait is None:
         emit({"job_id": job_id})
@@ -180,7 +201,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_result(args: argparse.Namespace) -> int:
-    client = _client(_settings())
+    client = connect(load_settings())
     record = client.wait(args.job_id, args.wait) if args.wait else client.result(args.job_id)
     if record is None:
         raise CommandError(
@@ -212,7 +233,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 def cmd_embedded_redis(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     if args.action == "start":
         url = embedded_redis.ensure_running(settings.data_dir)
         emit({"running": True, "url": url})
@@ -250,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start worker processes")
     run.add_argument("--processes", type=_positive_int, default=os.cpu_count() or 1)
     run.add_argument("--threads", type=_positive_int, default=8)
+    run.add_argument(
+        "--replay", metavar="DIR", help="answer provider calls from the cassettes in DIR, offline"
+    )
     run.set_defaults(func=cmd_run)
 
     conf = sub.add_parser("configure", help="save a configuration (API key from stdin)")
@@ -294,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     embedded = sub.add_parser("embedded-redis", help="the embedded Redis (REDIS_URL unset)")
     embedded.add_argument("action", choices=["status", "start", "stop"])
     embedded.set_defaults(func=cmd_embedded_redis)
+
+    from worker.commands import register_all
+
+    register_all(sub)
     return parser
 
 

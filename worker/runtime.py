@@ -19,6 +19,7 @@ from worker.results import RedisResultStore
 from worker.runner import JobRunner
 from worker.settings import Settings
 from worker.transport import HttpClient
+from worker.transport.replay import ReplayHttpClient
 
 
 @dataclass
@@ -41,12 +42,18 @@ class Runtime:
             settings=settings,
             results=RedisResultStore(client, settings.namespace, settings.result_ttl_s),
             configurations=ConfigurationStore(RedisBackend(client, settings.namespace), keyring),
-            http=HttpClient(
-                timeout_s=settings.timeout_s, connect_timeout_s=settings.connect_timeout_s
-            ),
+            http=_http_client(settings),
             functions=registry,
         )
         return cls(settings, client, runner)
+
+
+def _http_client(settings: Settings) -> HttpClient:
+    """The pooled client, or the offline replay of cassettes when one is configured."""
+    timeouts = {"timeout_s": settings.timeout_s, "connect_timeout_s": settings.connect_timeout_s}
+    if settings.replay_dir is not None:
+        return ReplayHttpClient(settings.replay_dir, **timeouts)
+    return HttpClient(**timeouts)
 
 
 _runtime: Runtime | None = None

@@ -66,6 +66,8 @@ class Settings:
     max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS
     log_format: str = "auto"
     log_level: str = "INFO"
+    #: Offline replay: answer provider calls from the cassettes in this directory.
+    replay_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +84,7 @@ class Settings:
                 f"OPENAI_WORKER_NAMESPACE is not a usable key prefix: {namespace!r}"
             )
         data_dir = env.get("OPENAI_WORKER_DATA_DIR")
+        replay_dir = (env.get("OPENAI_WORKER_REPLAY_DIR") or "").strip()
         return cls(
             redis_url=(env.get("REDIS_URL") or "").strip() or None,
             secret_keys=_split(env.get("OPENAI_WORKER_SECRET_KEY")),
@@ -114,4 +117,5 @@ class Settings:
             ),
             log_format=log_format,
             log_level=env.get("OPENAI_WORKER_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            replay_dir=Path(replay_dir) if replay_dir else None,
         )
