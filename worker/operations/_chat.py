@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.errors import ProviderError, ValidationError
+from worker.errors import ProviderError
+from worker.operations._tool_loop import (
+    CHAT_PATH,
+    complete_with_tools,
+    offered_functions,
+    tools_for,
+    wire_tool_choice,
+)
 from worker.operations.base import JobContext, Outcome
 
-CHAT_PATH = "chat/completions"
+__all__ = ["CHAT_PATH", "answer_output", "chat_body", "run_chat", "user_content"]
 
 
 def user_content(text: str, images: list[dict[str, Any]] | None) -> Any:
@@ -55,15 +62,22 @@ def answer_output(response: dict[str, Any]) -> dict[str, Any]:
     return output
 
 
-def run_chat(ctx: JobContext, messages: list[dict[str, Any]], payload: dict[str, Any]) -> Outcome:
-    """Send one conversation and return the simple operations' output."""
-    if payload.get("functions"):
-        unknown = [f["name"] for f in payload["functions"] if ctx.functions.get(f["name"]) is None]
-        if unknown:
-            raise ValidationError(
-                "functions not registered with this worker: " + ", ".join(sorted(unknown))
-            )
+def chat_body(
+    ctx: JobContext, messages: list[dict[str, Any]], payload: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The request body of a simple chat operation, and the functions it offers."""
+    functions = offered_functions(ctx, payload.get("functions"))
     body = {**ctx.model_fields(payload.get("model")), "messages": messages}
     body.update(request_options(payload))
-    response = ctx.client.post_json(CHAT_PATH, body)
+    if functions:
+        body["tools"] = tools_for(functions, payload.get("functions"))
+    if payload.get("tool_choice") and functions:
+        body["tool_choice"] = wire_tool_choice(payload["tool_choice"])
+    return body, functions
+
+
+def run_chat(ctx: JobContext, messages: list[dict[str, Any]], payload: dict[str, Any]) -> Outcome:
+    """Send one conversation, run any tool calls, return the simple operations' output."""
+    body, functions = chat_body(ctx, messages, payload)
+    response = complete_with_tools(ctx, body, functions)
     return Outcome(answer_output(response), response.get("usage"))

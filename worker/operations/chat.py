@@ -1,10 +1,20 @@
-"""The simple chat operations: one prompt in, the assistant's text out."""
+"""The simple chat operations: a prompt or a conversation in, the assistant's text out.
+
+Each runs the function-calling loop when the payload names ``functions``, and its
+output keeps ``finish_reason`` so a cut-off (``length``) or filtered
+(``content_filter``) answer can be told from a complete one.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from schemas.chat import ChatCompletionsWithoutHistorySchema, ConfigurationTestSchema
+from schemas.chat import (
+    ChatCompletionsWithHistorySchema,
+    ChatCompletionsWithoutHistorySchema,
+    ConfigurationTestSchema,
+    SummarizeTextSchema,
+)
 from worker.operations._chat import run_chat, user_content
 from worker.operations.base import JobContext, Operation, Outcome
 
@@ -20,6 +30,43 @@ def chat_completions_without_history(ctx: JobContext, payload: dict[str, Any]) -
     return run_chat(ctx, messages, payload)
 
 
+def chat_completions_with_history(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
+    """A conversation so far, in order; the model answers its last message."""
+    return run_chat(ctx, [wire_message(m) for m in payload["messages"]], payload)
+
+
+def wire_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A payload message in the Chat Completions wire format."""
+    wire: dict[str, Any] = {"role": message["role"]}
+    if message["role"] == "user":
+        wire["content"] = user_content(message["content"], message.get("images"))
+    else:
+        wire["content"] = message.get("content")
+    for key in ("name", "tool_call_id", "tool_calls"):
+        if message.get(key):
+            wire[key] = message[key]
+    return wire
+
+
+#: The system instruction of ``summarize_text`` unless the payload gives ``instructions``.
+SUMMARY_INSTRUCTIONS = (
+    "Summarize the text the user sends. Keep the key facts, names and figures; leave out "
+    "repetition and detail. Answer with the summary only, in the language of the text."
+)
+
+
+def summarize_text(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
+    """A summary of ``text``, by a system instruction the payload may replace."""
+    messages = [
+        {"role": "system", "content": payload.get("instructions") or SUMMARY_INSTRUCTIONS},
+        {"role": "user", "content": payload["text"]},
+    ]
+    outcome = run_chat(ctx, messages, payload)
+    output = dict(outcome.output)
+    output["summary"] = output.pop("assistant_response_text")
+    return Outcome(output, outcome.usage)
+
+
 def configuration_test(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
     """A short chat call: success says the endpoint, key and deployment or model work."""
     messages = [{"role": "user", "content": payload["user_prompt"]}]
@@ -32,6 +79,18 @@ OPERATIONS = [
         ChatCompletionsWithoutHistorySchema,
         chat_completions_without_history,
         "Chat completion from a user prompt and an optional system prompt.",
+    ),
+    Operation(
+        "chat_completions_with_history",
+        ChatCompletionsWithHistorySchema,
+        chat_completions_with_history,
+        "Chat completion continuing a conversation of system, user, assistant and tool messages.",
+    ),
+    Operation(
+        "summarize_text",
+        SummarizeTextSchema,
+        summarize_text,
+        "A summary of a text.",
     ),
     Operation(
         "configuration_test",

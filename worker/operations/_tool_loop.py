@@ -1,0 +1,127 @@
+"""The function-calling loop every chat operation runs.
+
+The payload picks registered functions by name; they are offered as ``tools``. While
+the model answers with tool calls, the worker runs them, appends the assistant's
+message and one ``tool`` message per call, and asks again, until the model answers
+or ``OPENAI_WORKER_MAX_TOOL_ROUNDS`` rounds of tool calls are used up (a
+``FunctionError``). Token usage is summed over every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from worker.errors import FunctionError, ValidationError
+from worker.functions import RegisteredFunction
+from worker.functions.calls import run_tool_calls
+from worker.operations.base import JobContext, add_usage
+
+CHAT_PATH = "chat/completions"
+_CHOICE_WORDS = ("auto", "none", "required")
+
+
+def offered_functions(
+    ctx: JobContext, refs: Sequence[dict[str, Any]] | None
+) -> dict[str, RegisteredFunction]:
+    """The registered functions a payload names; an unregistered name is refused."""
+    offered: dict[str, RegisteredFunction] = {}
+    unknown: list[str] = []
+    for ref in refs or ():
+        entry = ctx.functions.get(ref["name"])
+        if entry is None:
+            unknown.append(ref["name"])
+        else:
+            offered[entry.name] = entry
+    if unknown:
+        raise ValidationError(
+            "functions not registered with this worker: " + ", ".join(sorted(set(unknown))),
+            details={"functions": sorted(set(unknown)), "registered": ctx.functions.names()},
+        )
+    return offered
+
+
+def tools_for(
+    functions: dict[str, RegisteredFunction], refs: Sequence[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """The ``tools`` entries, with a payload's description overriding the registered one."""
+    described = {ref["name"]: ref.get("description") for ref in refs or ()}
+    return [entry.tool(described.get(name)) for name, entry in functions.items()]
+
+
+def wire_tool_choice(choice: str | None) -> Any:
+    """``auto``/``none``/``required`` as they are; a function's name as the wire object."""
+    if choice is None or choice in _CHOICE_WORDS:
+        return choice
+    return {"type": "function", "function": {"name": choice}}
+
+
+def complete_with_tools(
+    ctx: JobContext,
+    body: dict[str, Any],
+    functions: dict[str, RegisteredFunction],
+    *,
+    caller_tools: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """The final chat completion after running every tool call; ``usage`` is the sum.
+
+    A call of one of ``caller_tools`` (tools the caller declared itself, not worker
+    functions) ends the loop: that response goes back to the caller to handle.
+    """
+    max_rounds = ctx.settings.max_tool_rounds
+    messages = list(body["messages"])
+    usage: dict[str, Any] | None = None
+    for round_no in range(max_rounds + 1):
+        response = ctx.client.post_json(CHAT_PATH, {**body, "messages": messages})
+        usage = add_usage(usage, response.get("usage"))
+        message = _first_message(response)
+        calls = message.get("tool_calls")
+        calls = calls if isinstance(calls, list) else []
+        names = [_call_name(call) for call in calls]
+        if not functions or not names or caller_tools.intersection(names):
+            if usage is not None:
+                response["usage"] = usage
+            return response
+        if round_no == max_rounds:
+            raise FunctionError(
+                f"the model was still calling functions after {max_rounds} rounds "
+                f"(OPENAI_WORKER_MAX_TOOL_ROUNDS); it last called: {', '.join(names)}",
+                details={"rounds": max_rounds, "last_calls": names},
+            )
+        ctx.log.info("chat.tool_round", round=round_no + 1, calls=len(calls), functions=names)
+        messages.append(_assistant_turn(message))
+        messages.extend(run_tool_calls(calls, functions, ctx.log))
+        body = _after_first_round(body)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _first_message(response: dict[str, Any]) -> dict[str, Any]:
+    choices = response.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        message = choices[0].get("message")
+        if isinstance(message, dict):
+            return message
+    return {}
+
+
+def _call_name(call: Any) -> str:
+    spec = call.get("function") if isinstance(call, dict) else None
+    return str(spec.get("name")) if isinstance(spec, dict) else "?"
+
+
+def _assistant_turn(message: dict[str, Any]) -> dict[str, Any]:
+    """The assistant's tool-calling message as the next request must repeat it."""
+    return {
+        "role": "assistant",
+        "content": message.get("content"),
+        "tool_calls": message["tool_calls"],
+    }
+
+
+def _after_first_round(body: dict[str, Any]) -> dict[str, Any]:
+    # A forced choice (required, or one function) would make the model call tools
+    # forever; once it has called them, let it answer.
+    choice = body.get("tool_choice")
+    if choice is None or choice in ("auto", "none"):
+        return body
+    return {**body, "tool_choice": "auto"}

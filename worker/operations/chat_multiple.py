@@ -1,0 +1,125 @@
+"""chat_completions_multiple: many prompts, each answered on its own, in one result.
+
+Every prompt is its own conversation (the shared system prompt, then the prompt) and
+runs the same options, functions included. One prompt failing does not fail the
+others: its entry has ``success: false`` and the error. A retryable failure (429, 5xx,
+a timeout) is retried inline a few times with the policy's backoff, so the prompts
+that were answered are not sent again; a wait longer than ``MAX_INLINE_WAIT_S`` is not
+held in a worker thread, the prompt is reported failed instead. The job fails only
+when every prompt failed; it is then retried as a whole if every failure was retryable
+(nothing answered, so nothing is sent twice).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.chat import ChatCompletionsMultipleSchema
+from worker.errors import ValidationError, WorkerError
+from worker.operations._chat import run_chat
+from worker.operations._tool_loop import offered_functions
+from worker.operations.base import JobContext, Operation, Outcome, add_usage
+from worker.transport import RetryPolicy
+
+#: Prompts of one job sent at the same time.
+MAX_PARALLEL_PROMPTS = 4
+#: Inline retries of one prompt (never more than ``OPENAI_WORKER_MAX_RETRIES``).
+INLINE_RETRIES = 2
+#: The longest wait before an inline retry; a provider asking for more fails the prompt.
+MAX_INLINE_WAIT_S = 10.0
+
+
+@dataclass
+class _Answer:
+    entry: dict[str, Any]
+    usage: dict[str, Any] | None = None
+    error: WorkerError | None = None
+
+
+def chat_completions_multiple(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
+    """Answer every prompt; the output lists each answer in prompt order."""
+    # Payload problems concern every prompt alike: refuse the job before sending any.
+    ctx.model_fields(payload.get("model"))
+    offered_functions(ctx, payload.get("functions"))
+    policy = RetryPolicy(max_retries=min(ctx.settings.max_retries, INLINE_RETRIES))
+    prompts: list[str] = payload["prompts"]
+    workers = min(len(prompts), MAX_PARALLEL_PROMPTS)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prompt") as pool:
+        futures = [
+            pool.submit(contextvars.copy_context().run, _answer, ctx, payload, policy, i, p)
+            for i, p in enumerate(prompts)
+        ]
+        answers = [future.result() for future in futures]
+    usage: dict[str, Any] | None = None
+    for answer in answers:
+        usage = add_usage(usage, answer.usage)
+    entries = [answer.entry for answer in answers]
+    errors = [answer.error for answer in answers if answer.error is not None]
+    if len(errors) == len(answers):
+        raise _all_failed(errors, entries)
+    return Outcome({"responses": entries}, usage)
+
+
+def _answer(
+    ctx: JobContext, payload: dict[str, Any], policy: RetryPolicy, index: int, prompt: str
+) -> _Answer:
+    messages: list[dict[str, Any]] = []
+    if payload.get("system_prompt"):
+        messages.append({"role": "system", "content": payload["system_prompt"]})
+    messages.append({"role": "user", "content": prompt})
+    retries = 0
+    while True:
+        try:
+            outcome = run_chat(ctx, messages, payload)
+        except ValidationError:
+            raise
+        except WorkerError as exc:
+            wait_s = policy.delay_s(retries, exc.retry_after_s)
+            if exc.retryable and policy.allows_retry(retries) and wait_s <= MAX_INLINE_WAIT_S:
+                ctx.log.warning(
+                    "chat.prompt_retrying", index=index, error=exc.message, delay_s=round(wait_s, 3)
+                )
+                time.sleep(wait_s)
+                retries += 1
+                continue
+            ctx.log.warning(
+                "chat.prompt_failed", index=index, error_type=exc.error_type, error=exc.message
+            )
+            entry = {
+                "index": index,
+                "success": False,
+                "assistant_response_text": None,
+                "finish_reason": None,
+                "error": exc.as_dict(),
+            }
+            return _Answer(entry, error=exc)
+        entry = {"index": index, "success": True, **outcome.output, "error": None}
+        return _Answer(entry, outcome.usage)
+
+
+def _all_failed(errors: list[WorkerError], entries: list[dict[str, Any]]) -> WorkerError:
+    """One error for the job, of the first failure's type, listing every prompt's error."""
+    first = errors[0]
+    retryable = all(error.retryable for error in errors)
+    waits = [error.retry_after_s for error in errors if error.retry_after_s is not None]
+    return type(first)(
+        f"all {len(errors)} prompts failed; the first: {first.message}",
+        status_code=first.status_code,
+        retryable=retryable,
+        retry_after_s=max(waits) if retryable and waits else None,
+        details={"responses": entries},
+    )
+
+
+OPERATIONS = [
+    Operation(
+        "chat_completions_multiple",
+        ChatCompletionsMultipleSchema,
+        chat_completions_multiple,
+        "Several prompts answered independently; one entry per prompt with its own success.",
+    ),
+]
