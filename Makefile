@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint
+.PHONY: install run test lint record-cassettes
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "openai-worker needs Python 3.11 or newer")'
@@ -25,3 +25,8 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# Re-record cassettes/ through the real worker code: against the spec mocks by default,
+# against the real services for each provider whose keys are set (see cassettes/README.md).
+record-cassettes: $(STAMP)
+	$(BIN)/python contracts/record.py

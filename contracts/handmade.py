@@ -1,0 +1,225 @@
+"""HANDMADE ANSWERS: realistic responses written by hand into mock-recorded cassettes.
+
+The spec mocks answer with placeholders (``"content": "string"``) and cannot produce
+every status a contract needs (OpenAI's spec defines no 401, 404 or 500 for chat). So
+after a case is recorded against a mock, the recorder replaces the recorded answer
+with the one named here: status, headers and body. The request side is never
+touched: it is exactly what the worker sent and what the mock validated.
+
+Every body here was written against the spec's schema for that status:
+OpenAI ``CreateChatCompletionResponse`` and ``ErrorResponse`` (``error`` with ``code``,
+``message``, ``param``, ``type``, all present); Azure ``createChatCompletionResponse``
+and ``errorResponse`` (``error`` with string ``code``, ``message``, optional string
+``param`` / ``type`` and ``inner_error`` with ``ResponsibleAIPolicyViolation``).
+Answers recorded against the real services are never replaced. A replaced answer
+carries the response header ``x-contract-handmade`` saying so.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Handmade:
+    """A hand-written answer: status, JSON body and any headers beyond Content-Type."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def apply(self, response: dict[str, Any], name: str) -> dict[str, Any]:
+        """The vcrpy response dict with this answer in place of the recorded one."""
+        kept = {
+            key: value
+            for key, value in (response.get("headers") or {}).items()
+            if key.lower() not in {"content-type", "content-length", "retry-after"}
+        }
+        content = json.dumps(self.body, indent=None).encode()
+        headers = {
+            **kept,
+            "Content-Type": ["application/json"],
+            "Content-Length": [str(len(content))],
+            "x-contract-handmade": [name],
+            **{key: [value] for key, value in self.headers.items()},
+        }
+        return {
+            **response,
+            "status": {"code": self.status, "message": _REASONS.get(self.status, "")},
+            "headers": headers,
+            "body": {"string": content},
+        }
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
+
+_USAGE = {"prompt_tokens": 24, "completion_tokens": 9, "total_tokens": 33}
+_SAFE = {"filtered": False, "severity": "safe"}
+_PROMPT_FILTER = [
+    {
+        "prompt_index": 0,
+        "content_filter_results": {
+            "hate": _SAFE,
+            "self_harm": _SAFE,
+            "sexual": _SAFE,
+            "violence": _SAFE,
+            "jailbreak": {"filtered": False, "detected": False},
+        },
+    }
+]
+_CHOICE_FILTER = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
+
+
+def _openai_chat(content: str, *, created: int) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-contract{created}",
+        "object": "chat.completion",
+        "created": created,
+        "model": "gpt-4o-mini-2024-07-18",
+        "system_fingerprint": "fp_0ba0d124f1",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": _USAGE,
+    }
+
+
+def _azure_chat(content: str, *, created: int) -> dict[str, Any]:
+    body = _openai_chat(content, created=created)
+    body["prompt_filter_results"] = _PROMPT_FILTER
+    body["choices"][0]["content_filter_results"] = _CHOICE_FILTER
+    return body
+
+
+def _openai_error(message: str, type_: str, code: str | None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+_HELLO = "Hello! How can I help you today?"
+_JSON = '{"greeting": "Hello! Nice to meet you."}'
+_VISION = "The image shows a set of colourful dice on a transparent background."
+
+#: Hand-written answers by name (``ContractCase.handmade``).
+RESPONSES: dict[str, Handmade] = {
+    # --- OpenAI -------------------------------------------------------------------------
+    "openai_chat_hello": Handmade(200, _openai_chat(_HELLO, created=1732000001)),
+    "openai_chat_json": Handmade(200, _openai_chat(_JSON, created=1732000002)),
+    "openai_chat_vision": Handmade(200, _openai_chat(_VISION, created=1732000003)),
+    "openai_error_401_invalid_key": Handmade(
+        401,
+        _openai_error(
+            "Incorrect API key provided: contract****-key. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            "invalid_api_key",
+        ),
+    ),
+    "openai_error_404_model_not_found": Handmade(
+        404,
+        _openai_error(
+            "The model `gpt-unknown` does not exist or you do not have access to it.",
+            "invalid_request_error",
+            "model_not_found",
+        ),
+    ),
+    "openai_error_429_rate_limited": Handmade(
+        429,
+        _openai_error(
+            "Rate limit reached for gpt-4o-mini in organization org-contract on requests per "
+            "min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.",
+            "requests",
+            "rate_limit_exceeded",
+        ),
+        {"Retry-After": "20"},
+    ),
+    "openai_error_500_server_error": Handmade(
+        500,
+        _openai_error(
+            "The server had an error while processing your request. Sorry about that!",
+            "server_error",
+            None,
+        ),
+    ),
+    # --- Azure OpenAI -------------------------------------------------------------------
+    "azure_chat_hello": Handmade(200, _azure_chat(_HELLO, created=1732000011)),
+    "azure_chat_json": Handmade(200, _azure_chat(_JSON, created=1732000012)),
+    "azure_chat_vision": Handmade(200, _azure_chat(_VISION, created=1732000013)),
+    "azure_error_401_invalid_key": Handmade(
+        401,
+        {
+            "error": {
+                "code": "401",
+                "message": "Access denied due to invalid subscription key or wrong API endpoint. "
+                "Make sure to provide a valid key for an active subscription and use a "
+                "correct regional API endpoint for your resource.",
+            }
+        },
+    ),
+    "azure_error_404_deployment_not_found": Handmade(
+        404,
+        {
+            "error": {
+                "code": "DeploymentNotFound",
+                "message": "The API deployment for this resource does not exist. If you created "
+                "the deployment within the last 5 minutes, please wait a moment and try again.",
+            }
+        },
+    ),
+    "azure_error_429_rate_limited": Handmade(
+        429,
+        {
+            "error": {
+                "code": "429",
+                "message": "Requests to the ChatCompletions_Create Operation under Azure OpenAI "
+                "API version 2024-10-21 have exceeded token rate limit of your current OpenAI "
+                "S0 pricing tier. Please retry after 6 seconds.",
+            }
+        },
+        {"Retry-After": "6"},
+    ),
+    "azure_error_400_content_filter": Handmade(
+        400,
+        {
+            "error": {
+                "code": "content_filter",
+                "message": "The response was filtered due to the prompt triggering Azure "
+                "OpenAI's content management policy. Please modify your prompt and retry.",
+                "param": "prompt",
+                "inner_error": {
+                    "code": "ResponsibleAIPolicyViolation",
+                    "content_filter_results": {
+                        "hate": _SAFE,
+                        "self_harm": _SAFE,
+                        "sexual": _SAFE,
+                        "violence": {"filtered": True, "severity": "high"},
+                        "jailbreak": {"filtered": False, "detected": False},
+                    },
+                },
+            }
+        },
+    ),
+    "azure_error_500_server_error": Handmade(
+        500,
+        {
+            "error": {
+                "code": "InternalServerError",
+                "message": "The server had an error processing your request. Sorry about that! "
+                "You can retry your request.",
+            }
+        },
+    ),
+}

@@ -1,0 +1,220 @@
+"""Running a contract case through the real worker, under a vcrpy cassette.
+
+Shared by the recorder and the replay tests: the configurations per wire variant, the
+vcrpy settings (matching, scrubbing, host normalisation) and one job delivery through
+the real ``JobRunner``, providers, operations and ``HttpClient``.
+
+Cassettes never depend on where they were recorded: hosts are rewritten to fixed
+placeholders (``api.openai.com``, ``contract-resource.openai.azure.com``) and the Azure
+deployment to ``contract-deployment``; replay uses the same placeholders.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import vcr
+from cases import ContractCase
+
+from worker.configuration import Configuration
+from worker.configurations import ConfigurationStore, KeyRing, MemoryBackend, generate_secret_key
+from worker.functions import FunctionRegistry
+from worker.results import MemoryResultStore
+from worker.runner import Decision, JobRunner
+from worker.settings import Settings
+from worker.transport import HttpClient, HttpResponse, RetryPolicy
+
+CONFIGURATION = "contract"
+DEPLOYMENT = "contract-deployment"
+API_VERSION = "2024-10-21"
+OPENAI_BASE = "https://api.openai.com/v1"
+AZURE_RESOURCE = "https://contract-resource.openai.azure.com"
+
+#: Keys used while recording against the mocks and while replaying: never in a cassette.
+OPENAI_KEY = "sk-contract-recording-key-0123456789"
+AZURE_KEY = "azure-contract-recording-key-0123456789"
+ENTRA_TOKEN = "eyJ0eXAiOiJKV1Qi.contract-entra-token.0123456789"
+ORGANIZATION = "org-contract"
+TEST_KEYS = (OPENAI_KEY, AZURE_KEY, ENTRA_TOKEN)
+
+#: Request headers that carry secrets or identify an account; never recorded.
+SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "cookie")
+#: Response headers that identify an account or a session; never recorded.
+SECRET_RESPONSE_HEADERS = ("set-cookie", "openai-organization", "openai-project")
+#: Stands in for the secret headers: their names only, so replay can check them.
+AUTH_MARKER = "x-contract-auth"
+#: Recording against a mock: the status the mock is asked for; never recorded.
+MOCK_STATUS_HEADER = "Prefer"
+
+MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "body")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a variant's requests go and with which credentials."""
+
+    openai_base: str = OPENAI_BASE
+    azure_resource: str = AZURE_RESOURCE
+    deployment: str = DEPLOYMENT
+    api_version: str = API_VERSION
+    openai_key: str = OPENAI_KEY
+    azure_key: str = AZURE_KEY
+    entra_token: str = ENTRA_TOKEN
+    organization: str | None = ORGANIZATION
+
+    def configuration(self, variant: str) -> Configuration:
+        if variant == "openai":
+            return Configuration(
+                name=CONFIGURATION,
+                api_type="openai",
+                endpoint=self.openai_base,
+                api_key=self.openai_key,
+                organization=self.organization,
+            )
+        bearer = variant == "azure_bearer"
+        return Configuration(
+            name=CONFIGURATION,
+            api_type="azure_openai",
+            endpoint=self.azure_resource,
+            api_key=self.entra_token if bearer else self.azure_key,
+            deployment_name=self.deployment,
+            api_version=self.api_version,
+            key_type="bearer_token" if bearer else "api_key",
+        )
+
+
+#: Replay talks to the placeholders the recorder wrote.
+REPLAY = Target()
+
+
+# --- the HTTP client seen by the worker -------------------------------------------------
+
+
+@dataclass
+class Sent:
+    """One request as the worker handed it to the transport."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    json_body: Any
+    params: dict[str, Any]
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+
+class CapturingHttpClient(HttpClient):
+    """The real ``HttpClient``, keeping every request it sends; may add headers."""
+
+    def __init__(self, extra_headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(timeout_s=60.0, connect_timeout_s=5.0)
+        self.extra_headers = dict(extra_headers or {})
+        self.sent: list[Sent] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
+        headers = {**kwargs.pop("headers"), **self.extra_headers}
+        self.sent.append(
+            Sent(
+                method,
+                url,
+                dict(headers),
+                kwargs.get("json_body"),
+                dict(kwargs.get("params") or {}),
+            )
+        )
+        return super().request(method, url, headers=headers, **kwargs)
+
+
+# --- one delivery -----------------------------------------------------------------------
+
+
+@dataclass
+class Delivery:
+    """What one delivery of a case produced: the runner's decision and the record."""
+
+    decision: Decision
+    record: dict[str, Any]
+    sent: list[Sent] = field(default_factory=list)
+
+
+def deliver(
+    case: ContractCase, configuration: Configuration, http: CapturingHttpClient
+) -> Delivery:
+    """Run one delivery of the case's job through the real runner, in-memory stores."""
+    secret_key = generate_secret_key()
+    settings = Settings(secret_keys=(secret_key,), max_retries=case.max_retries)
+    results = MemoryResultStore()
+    store = ConfigurationStore(MemoryBackend(), KeyRing([secret_key]))
+    store.save(configuration)
+    runner = JobRunner(
+        settings=settings,
+        results=results,
+        configurations=store,
+        http=http,
+        functions=FunctionRegistry(),
+        policy=RetryPolicy(max_retries=case.max_retries),
+    )
+    job_id = uuid.uuid4().hex
+    decision = runner.run(job_id, case.operation, {"configuration": CONFIGURATION, **case.payload})
+    record = results.get(job_id)
+    assert record is not None
+    return Delivery(decision, record, http.sent)
+
+
+# --- vcrpy: scrubbing, normalising, matching --------------------------------------------
+
+
+_DEPLOYMENT_PATH = re.compile(r"^/openai/deployments/[^/]+/")
+
+
+def normalise_uri(uri: str) -> str:
+    """The URI with the placeholder host (and deployment) of its provider."""
+    parts = urlsplit(uri)
+    if _DEPLOYMENT_PATH.match(parts.path) or parts.path.startswith("/openai/"):
+        base = urlsplit(AZURE_RESOURCE)
+        path = _DEPLOYMENT_PATH.sub(f"/openai/deployments/{DEPLOYMENT}/", parts.path)
+    else:
+        base = urlsplit(OPENAI_BASE)
+        path = parts.path
+    return urlunsplit((base.scheme, base.netloc, path, parts.query, ""))
+
+
+def scrub_request(request: Any) -> Any:
+    """vcrpy hook: drop secrets and mock directives, normalise the URI."""
+    names = sorted(name.lower() for name in request.headers if name.lower() in SECRET_HEADERS)
+    for name in list(request.headers):
+        if name.lower() in SECRET_HEADERS or name.lower() == MOCK_STATUS_HEADER.lower():
+            del request.headers[name]
+    if names:
+        request.headers[AUTH_MARKER] = ", ".join(names)
+    request.uri = normalise_uri(request.uri)
+    return request
+
+
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """vcrpy hook: drop cookies and account-identifying response headers."""
+    headers = response.get("headers") or {}
+    response["headers"] = {
+        name: value
+        for name, value in headers.items()
+        if name.lower() not in SECRET_RESPONSE_HEADERS
+    }
+    return response
+
+
+def cassette_vcr(record_mode: str, **hooks: Any) -> vcr.VCR:
+    """The one vcrpy configuration of the recorder and the replay tests."""
+    return vcr.VCR(
+        record_mode=record_mode,
+        match_on=MATCH_ON,
+        before_record_request=hooks.get("before_record_request", scrub_request),
+        before_record_response=hooks.get("before_record_response", scrub_response),
+        decode_compressed_response=True,
+    )

@@ -1,0 +1,95 @@
+"""Every cassette replayed offline through the real providers, transport and operations.
+
+Both directions are checked: the request the worker sends must be the recorded one
+(vcrpy matches method, host, path, query and body, and nothing is let through to the
+network), with the right auth header for its wire variant; and the job's result must
+be what the recorded answer says.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from cases import CASES, ContractCase
+from harness import (
+    API_VERSION,
+    AUTH_MARKER,
+    DEPLOYMENT,
+    REPLAY,
+    SECRET_HEADERS,
+    CapturingHttpClient,
+    Delivery,
+    cassette_vcr,
+    deliver,
+)
+
+from worker.runner import RetryLater
+
+AUTH_HEADERS = {
+    "openai": {"authorization", "openai-organization"},
+    "azure_api_key": {"api-key"},
+    "azure_bearer": {"authorization"},
+}
+
+
+def replay(case: ContractCase) -> tuple[Delivery, Any]:
+    assert case.cassette.exists(), f"no cassette for {case.id}: run make record-cassettes"
+    with cassette_vcr("none").use_cassette(str(case.cassette)) as cassette:
+        delivery = deliver(case, REPLAY.configuration(case.variant), CapturingHttpClient())
+    return delivery, cassette
+
+
+def answers(cassette: Any) -> list[Any]:
+    return [json.loads(response["body"]["string"]) for response in cassette.responses]
+
+
+def subset_of(expected: dict[str, Any], actual: dict[str, Any]) -> bool:
+    for key, value in expected.items():
+        if isinstance(value, dict):
+            if not isinstance(actual.get(key), dict) or not subset_of(value, actual[key]):
+                return False
+        elif actual.get(key) != value:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_the_worker_sends_exactly_the_recorded_requests(case: ContractCase) -> None:
+    delivery, cassette = replay(case)
+
+    assert cassette.all_played
+    assert len(delivery.sent) == len(cassette.requests)
+    base = "/v1/" if case.provider == "openai" else f"/openai/deployments/{DEPLOYMENT}/"
+    for sent, recorded in zip(delivery.sent, cassette.requests, strict=True):
+        assert sent.method == recorded.method == case.request.method
+        assert sent.path == recorded.path
+        assert sent.params == dict(recorded.query)
+        assert sent.params == ({} if case.provider == "openai" else {"api-version": API_VERSION})
+        assert sent.json_body == json.loads(recorded.body)
+        auth = {name.lower() for name in sent.headers if name.lower() in SECRET_HEADERS}
+        assert auth == AUTH_HEADERS[case.variant]
+        assert set(recorded.headers[AUTH_MARKER].split(", ")) == auth
+    first = delivery.sent[0]
+    assert first.path == base + case.request.path
+    assert subset_of(case.request.body, first.json_body)
+    assert not set(case.request.absent) & set(first.json_body)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_the_job_result_is_what_the_recorded_answer_says(case: ContractCase) -> None:
+    delivery, cassette = replay(case)
+    record, expected = delivery.record, case.expected
+
+    assert record["status"] == expected.status
+    if expected.output is not None:
+        assert record["success"] is True
+        assert record["output"] == expected.output(answers(cassette))
+        assert record["usage"] == answers(cassette)[-1]["usage"]
+    if expected.error is not None:
+        assert subset_of(expected.error, record["error"])
+        assert record["error"]["message"] == answers(cassette)[-1]["error"]["message"]
+    if expected.retry_after_s is not None:
+        assert isinstance(delivery.decision, RetryLater)
+        assert delivery.decision.delay_s == expected.retry_after_s
