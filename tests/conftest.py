@@ -68,15 +68,13 @@ class JobHarness:
 
     def run(self, operation: str, payload: Any, *, job_id: str | None = None) -> dict[str, Any]:
         job_id = job_id or uuid.uuid4().hex
-        retries = 0
         while True:
-            decision = self.runner.run(job_id, operation, payload, retries)
+            decision = self.runner.run(job_id, operation, payload)
             if not isinstance(decision, RetryLater):
                 record = self.results.get(job_id)
                 assert record is not None
                 return record
             self.delays.append(decision.delay_s)
-            retries += 1
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from support import Reply, chat_completion, make_configuration, provider_error
 from schemas.chat import ConfigurationTestSchema
 from worker.configurations import ConfigurationStore, MemoryBackend
 from worker.operations import Operation, Outcome
-from worker.results import MemoryResultStore
+from worker.results import MemoryResultStore, new_record
 from worker.runner import Done, JobRunner, RetryLater
 from worker.settings import Settings
 from worker.transport import HttpClient
@@ -172,7 +172,7 @@ def test_a_bug_in_an_operation_fails_the_job_and_not_the_worker(wire_server: Any
     # No configuration exists, so patch the loader: the operation must be reached.
     runner._execute = lambda job_id, name, payload: broken(None, payload)  # type: ignore[method-assign]
 
-    decision = runner.run("j1", "broken", {"configuration": "x"}, 0)
+    decision = runner.run("j1", "broken", {"configuration": "x"})
 
     assert decision == Done("failed")
     record = results.get("j1")
@@ -187,7 +187,7 @@ def test_a_redelivered_job_that_already_finished_is_not_run_again(
     harness = run_job(make_configuration("azure_api_key", wire_server.url))
     first = harness.run("configuration_test", {"configuration": "test"}, job_id="same")
 
-    decision = harness.runner.run("same", "configuration_test", {"configuration": "test"}, 0)
+    decision = harness.runner.run("same", "configuration_test", {"configuration": "test"})
 
     assert decision == Done("succeeded")
     assert harness.results.get("same") == first
@@ -198,10 +198,74 @@ def test_a_retry_decision_records_the_retrying_status(run_job: Any, wire_server:
     wire_server.script(Reply(500, {"error": {"message": "boom"}}))
     harness = run_job(make_configuration("azure_api_key", wire_server.url), max_retries=1)
 
-    decision = harness.runner.run("j", "configuration_test", {"configuration": "test"}, 0)
+    decision = harness.runner.run("j", "configuration_test", {"configuration": "test"})
 
     assert isinstance(decision, RetryLater)
     record = harness.results.get("j")
     assert record["status"] == "retrying"
     assert record["success"] is None
     assert record["error"]["message"] == "boom"
+
+
+def test_a_delivery_that_died_with_its_worker_counts_as_an_attempt(
+    run_job: Any, wire_server: Any
+) -> None:
+    # Given a record left "running" by a worker that was killed mid-job
+    harness = run_job(make_configuration("azure_api_key", wire_server.url), max_retries=2)
+    record = new_record("j", "configuration_test", "test")
+    harness.results.put({**record, "status": "running", "attempts": 1})
+
+    # When the message is delivered again
+    decision = harness.runner.run("j", "configuration_test", {"configuration": "test"})
+
+    # Then it runs once more and counts the second attempt
+    assert decision == Done("succeeded")
+    assert harness.results.get("j")["attempts"] == 2
+
+
+def test_a_job_that_keeps_killing_its_workers_ends_as_failed(
+    run_job: Any, wire_server: Any
+) -> None:
+    harness = run_job(make_configuration("azure_api_key", wire_server.url), max_retries=2)
+    record = new_record("j", "configuration_test", "test")
+    harness.results.put({**record, "status": "running", "attempts": 3})
+
+    decision = harness.runner.run("j", "configuration_test", {"configuration": "test"})
+
+    assert decision == Done("failed")
+    final = harness.results.get("j")
+    assert final["error"]["type"] == "internal"
+    assert "interrupted 3 times" in final["error"]["message"]
+    assert wire_server.requests == []
+
+
+def test_the_observer_hears_of_calls_retries_and_the_end(run_job: Any, wire_server: Any) -> None:
+    events: list[tuple[str, Any]] = []
+
+    class Recorder:
+        def job_started(self, operation: str, configuration: str | None) -> None:
+            events.append(("started", operation))
+
+        def job_retrying(self, operation: str, configuration: str | None, kind: str) -> None:
+            events.append(("retrying", kind))
+
+        def job_finished(self, record: dict[str, Any], duration_s: float) -> None:
+            events.append(("finished", record["status"]))
+
+        def provider_response(self, configuration: str, path: str, status: int, s: float) -> None:
+            events.append(("response", (path, status)))
+
+    wire_server.script(Reply(500, {"error": {"message": "boom"}}))
+    harness = run_job(make_configuration("azure_api_key", wire_server.url), max_retries=1)
+    harness.runner.observer = Recorder()
+
+    harness.run("configuration_test", {"configuration": "test"})
+
+    assert events == [
+        ("started", "configuration_test"),
+        ("response", ("chat/completions", 500)),
+        ("retrying", "provider"),
+        ("started", "configuration_test"),
+        ("response", ("chat/completions", 200)),
+        ("finished", "succeeded"),
+    ]

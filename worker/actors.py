@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage
 
 from worker.broker import QUEUE_NAME, build_broker
 from worker.connections import resolve_redis_url
@@ -36,10 +35,8 @@ TIME_LIMIT_MS = 60 * 60 * 1000
 
 def _make_handler(operation: str) -> Callable[[str, Any], None]:
     def handler(job_id: str, payload: Any) -> None:
-        message = CurrentMessage.get_current_message()
-        retries_done = message.options.get("retries", 0) if message is not None else 0
         runner = get_runtime(settings, redis_url).runner
-        decision = runner.run(job_id, operation, payload, retries_done)
+        decision = runner.run(job_id, operation, payload)
         if isinstance(decision, RetryLater):
             raise dramatiq.Retry(delay=max(1, int(decision.delay_s * 1000)))
 

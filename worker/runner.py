@@ -7,6 +7,7 @@ Every status change is written to the result record.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ import structlog
 from worker.configurations import ConfigurationStore
 from worker.errors import InternalError, ValidationError, WorkerError
 from worker.functions import FunctionRegistry
+from worker.observer import JobObserver, NullObserver
 from worker.operations import OPERATIONS, JobContext, Operation
 from worker.providers import ProviderClient, provider_for
 from worker.results import FINAL_STATUSES, ResultStore, new_record, now_iso
@@ -83,6 +85,7 @@ class JobRunner:
         functions: FunctionRegistry,
         policy: RetryPolicy | None = None,
         operations: dict[str, Operation] | None = None,
+        observer: JobObserver | None = None,
     ) -> None:
         self.settings = settings
         self.results = results
@@ -91,9 +94,15 @@ class JobRunner:
         self.functions = functions
         self.policy = policy or RetryPolicy(max_retries=settings.max_retries)
         self.operations = OPERATIONS if operations is None else operations
+        self.observer: JobObserver = observer or NullObserver()
 
-    def run(self, job_id: str, operation_name: str, payload: Any, retries_done: int) -> Decision:
-        """Run one delivery; never raises for anything a job can do wrong."""
+    def run(self, job_id: str, operation_name: str, payload: Any) -> Decision:
+        """Run one delivery; never raises for anything a job can do wrong.
+
+        Attempts are counted in the record, so a delivery that died with its worker
+        (the record still says ``running``) counts too, and a job that keeps killing
+        its workers ends as failed instead of looping forever.
+        """
         record = self.results.get(job_id)
         if record is None:  # expired, or enqueued by hand: start a record now
             configuration = payload.get("configuration") if isinstance(payload, dict) else None
@@ -101,23 +110,39 @@ class JobRunner:
         if record["status"] in FINAL_STATUSES:
             log.info("job.skipped", reason="already final", status=record["status"])
             return Done(record["status"])
-
+        interrupted = record["status"] == "running"
+        retries_done = record["attempts"]
         record.update(status="running", attempts=retries_done + 1)
         record["started_at"] = record["started_at"] or now_iso()
+        if interrupted:
+            log.warning(
+                "job.redelivered",
+                reason="a worker stopped while running it",
+                attempt=record["attempts"],
+            )
+            if not self.policy.allows_retry(retries_done - 1):
+                error = InternalError(
+                    f"the job was interrupted {retries_done} times (its worker crashed or was "
+                    "killed while running it); not trying again"
+                )
+                return self._finish(record, error=error, duration_s=0.0)
         self.results.put(record)
-        log.info("job.started", attempt=retries_done + 1)
+        self.observer.job_started(operation_name, record["configuration"])
+        log.info("job.started", attempt=record["attempts"])
 
+        started = time.perf_counter()
         try:
             outcome = self._execute(job_id, operation_name, payload)
         except WorkerError as exc:
-            return self._failed_attempt(record, exc, retries_done, payload)
+            elapsed = time.perf_counter() - started
+            return self._failed_attempt(record, exc, retries_done, payload, elapsed)
         except Exception as exc:  # a bug must fail the job, not the worker
             log.exception("job.internal_error")
             error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
-            return self._finish(record, error=error)
+            return self._finish(record, error=error, duration_s=time.perf_counter() - started)
 
         record.update(output=outcome.output, usage=outcome.usage)
-        return self._finish(record)
+        return self._finish(record, duration_s=time.perf_counter() - started)
 
     def _execute(self, job_id: str, operation_name: str, payload: Any) -> Any:
         operation = self.operations.get(operation_name)
@@ -125,7 +150,7 @@ class JobRunner:
             raise ValidationError(f"unknown operation {operation_name!r}")
         data = validate_payload(operation, payload)
         configuration = self.configurations.load(data["configuration"])
-        client = ProviderClient(provider_for(configuration), self.http)
+        client = ProviderClient(provider_for(configuration), self.http, self.observer)
         context = JobContext(
             job_id=job_id,
             client=client,
@@ -146,13 +171,21 @@ class JobRunner:
             return self.policy
 
     def _failed_attempt(
-        self, record: dict[str, Any], error: WorkerError, retries_done: int, payload: Any
+        self,
+        record: dict[str, Any],
+        error: WorkerError,
+        retries_done: int,
+        payload: Any,
+        duration_s: float,
     ) -> Decision:
         policy = self._policy_for(record["operation"], payload)
         if error.retryable and policy.allows_retry(retries_done):
             delay_s = policy.delay_s(retries_done, error.retry_after_s)
             record.update(status="retrying", error=error.as_dict())
             self.results.put(record)
+            self.observer.job_retrying(
+                record["operation"], record["configuration"], error.error_type
+            )
             log.warning(
                 "job.retrying",
                 error_type=error.error_type,
@@ -162,15 +195,19 @@ class JobRunner:
                 attempt=retries_done + 1,
             )
             return RetryLater(delay_s)
-        return self._finish(record, error=error)
+        return self._finish(record, error=error, duration_s=duration_s)
 
-    def _finish(self, record: dict[str, Any], *, error: WorkerError | None = None) -> Done:
+    def _finish(
+        self, record: dict[str, Any], *, error: WorkerError | None = None, duration_s: float
+    ) -> Done:
         record["finished_at"] = now_iso()
         if error is None:
             record.update(status="succeeded", success=True, error=None)
         else:
             record.update(status="failed", success=False, output=None, error=error.as_dict())
         written = self.results.put(record)
+        if written:
+            self.observer.job_finished(record, duration_s)
         event = "job.succeeded" if error is None else "job.failed"
         fields: dict[str, Any] = {"attempts": record["attempts"], "success": error is None}
         if error is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from worker.configuration import Configuration
-from worker.errors import ProviderError
+from worker.errors import ProviderError, TransportError
+from worker.observer import JobObserver, NullObserver
 from worker.providers.errors import error_from_response, redact
 from worker.transport import HttpClient, HttpResponse
 
@@ -31,9 +33,12 @@ class Provider(Protocol):
 class ProviderClient:
     """Sends calls for one configuration and turns error answers into ``ProviderError``."""
 
-    def __init__(self, provider: Provider, http: HttpClient) -> None:
+    def __init__(
+        self, provider: Provider, http: HttpClient, observer: JobObserver | None = None
+    ) -> None:
         self.provider = provider
         self.http = http
+        self.observer: JobObserver = observer or NullObserver()
 
     @property
     def configuration(self) -> Configuration:
@@ -59,19 +64,30 @@ class ProviderClient:
         """Send any request with this configuration's auth; raise on an error status."""
         merged_headers = {"Accept": "application/json", **(headers or {})}
         merged_headers.update(self.provider.auth_headers())
-        response = self.http.request(
-            method,
-            self.provider.url(path),
-            headers=merged_headers,
-            json_body=json_body,
-            params={**(params or {}), **self.provider.query()},
-            data=data,
-            files=files,
-            timeout_s=timeout_s,
-        )
+        started = time.perf_counter()
+        try:
+            response = self.http.request(
+                method,
+                self.provider.url(path),
+                headers=merged_headers,
+                json_body=json_body,
+                params={**(params or {}), **self.provider.query()},
+                data=data,
+                files=files,
+                timeout_s=timeout_s,
+            )
+        except TransportError:
+            self._observe(path, 0, started)
+            raise
+        self._observe(path, response.status_code, started)
         if response.status_code >= 300:
             raise error_from_response(response, secret=self.configuration.api_key)
         return response
+
+    def _observe(self, path: str, status_code: int, started: float) -> None:
+        self.observer.provider_response(
+            self.configuration.name, path, status_code, time.perf_counter() - started
+        )
 
     def parse_json(self, response: HttpResponse) -> dict[str, Any]:
         """The body of a success answer, which must be a JSON object."""

@@ -1,0 +1,43 @@
+"""Hooks for what happens to jobs and provider calls, for metrics.
+
+The runner and the provider client report to an observer; the default one does
+nothing. A metrics exporter implements the same methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class JobObserver(Protocol):
+    def job_started(self, operation: str, configuration: str | None) -> None: ...
+
+    def job_retrying(self, operation: str, configuration: str | None, error_type: str) -> None: ...
+
+    def job_finished(self, record: dict[str, Any], duration_s: float) -> None:
+        """A job reached ``succeeded`` or ``failed``; ``duration_s`` is this attempt's."""
+        ...
+
+    def provider_response(
+        self, configuration: str, path: str, status_code: int, duration_s: float
+    ) -> None:
+        """Every HTTP answer from a provider (``status_code`` 0: no answer at all)."""
+        ...
+
+
+class NullObserver:
+    """Observes nothing."""
+
+    def job_started(self, operation: str, configuration: str | None) -> None:
+        pass
+
+    def job_retrying(self, operation: str, configuration: str | None, error_type: str) -> None:
+        pass
+
+    def job_finished(self, record: dict[str, Any], duration_s: float) -> None:
+        pass
+
+    def provider_response(
+        self, configuration: str, path: str, status_code: int, duration_s: float
+    ) -> None:
+        pass
