@@ -144,9 +144,7 @@ class Delivery:
     sent: list[Sent] = field(default_factory=list)
 
 
-def deliver(
-    case: ContractCase, configuration: Configuration, http: CapturingHttpClient
-) -> Delivery:
+def deliver(case: ContractCase, configuration: Configuration, http: HttpClient) -> Delivery:
     """Run one delivery of the case's job through the real runner, in-memory stores."""
     secret_key = generate_secret_key()
     settings = Settings(secret_keys=(secret_key,), max_retries=case.max_retries)
@@ -165,7 +163,7 @@ def deliver(
     decision = runner.run(job_id, case.operation, {"configuration": CONFIGURATION, **case.payload})
     record = results.get(job_id)
     assert record is not None
-    return Delivery(decision, record, http.sent)
+    return Delivery(decision, record, list(getattr(http, "sent", [])))
 
 
 # --- vcrpy: scrubbing, normalising, matching --------------------------------------------

@@ -1,0 +1,180 @@
+"""Offline replay for apps: a worker answering provider calls from cassettes.
+
+``openai-worker run --replay DIR`` (``OPENAI_WORKER_REPLAY_DIR``) swaps the pooled
+``HttpClient`` for ``ReplayHttpClient``: matching on method, path, query and JSON body
+whatever the host, and failing clearly on a request nobody recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cases import CASSETTES, by_id
+from harness import deliver
+from support import SECRET_KEY
+
+from worker.cli import main
+from worker.configuration import Configuration
+from worker.errors import SettingsError
+from worker.settings import Settings
+from worker.transport.replay import ReplayHttpClient
+
+BASIC = by_id()["openai/chat_completions_without_history/basic"]
+HELLO = "Hello! How can I help you today?"
+
+
+def replaying(directory: Path) -> ReplayHttpClient:
+    return ReplayHttpClient(directory, timeout_s=5.0, connect_timeout_s=1.0)
+
+
+def openai_configuration(endpoint: str = "https://my-app-under-test.example/v1") -> Configuration:
+    return Configuration(
+        name="contract", api_type="openai", endpoint=endpoint, api_key="sk-not-a-real-key-000"
+    )
+
+
+def test_a_recorded_request_is_answered_from_its_cassette_whatever_the_host() -> None:
+    delivery = deliver(BASIC, openai_configuration(), replaying(CASSETTES))
+
+    assert delivery.record["status"] == "succeeded"
+    assert delivery.record["output"]["assistant_response_text"] == HELLO
+
+
+def test_a_request_with_no_recording_fails_clearly_and_is_not_retried() -> None:
+    unrecorded = BASIC.__class__(
+        **{**BASIC.__dict__, "payload": {**BASIC.payload, "user_prompt": "Something new"}}
+    )
+
+    delivery = deliver(unrecorded, openai_configuration(), replaying(CASSETTES))
+
+    error = delivery.record["error"]
+    assert delivery.record["status"] == "failed"
+    assert error["type"] == "transport"
+    assert error["message"].startswith("offline replay: no recording for POST /v1/chat/completions")
+    assert "none with this body" in error["message"]
+
+
+def test_an_unknown_path_is_named_in_the_error() -> None:
+    client = ReplayHttpClient(CASSETTES, timeout_s=5.0, connect_timeout_s=1.0)
+
+    with pytest.raises(Exception, match=r"no recording for POST /v1/audio/speech \(nothing"):
+        client.request("POST", "https://x.example/v1/audio/speech", headers={}, json_body={})
+
+
+def write_cassette(directory: Path, request_body: Any, answer: dict[str, Any]) -> None:
+    import yaml
+
+    interaction = {
+        "request": {
+            "method": "POST",
+            "uri": "https://api.openai.com/v1/embeddings",
+            "body": request_body,
+            "headers": {},
+        },
+        "response": {
+            "status": {"code": 200, "message": "OK"},
+            "headers": {"Content-Type": ["application/json"]},
+            "body": {"string": json.dumps(answer)},
+        },
+    }
+    (directory / "mine.yaml").write_text(
+        yaml.safe_dump({"interactions": [interaction], "version": 1})
+    )
+
+
+def test_a_hand_written_recording_without_a_body_answers_any_body(tmp_path: Path) -> None:
+    write_cassette(tmp_path, None, {"object": "list", "data": []})
+    client = ReplayHttpClient(tmp_path, timeout_s=5.0, connect_timeout_s=1.0)
+
+    response = client.request(
+        "POST", "http://elsewhere/v1/embeddings", headers={}, json_body={"input": "anything"}
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"object": "list", "data": []}
+
+
+def test_recordings_of_the_same_request_play_in_order_then_the_last_repeats(
+    tmp_path: Path,
+) -> None:
+    import yaml
+
+    write_cassette(tmp_path, None, {"n": 1})
+    document = yaml.safe_load((tmp_path / "mine.yaml").read_text())
+    second = json.loads(json.dumps(document["interactions"][0]))
+    second["response"]["body"]["string"] = json.dumps({"n": 2})
+    document["interactions"].append(second)
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(document))
+    client = ReplayHttpClient(tmp_path, timeout_s=5.0, connect_timeout_s=1.0)
+
+    answers = [
+        client.request("POST", "http://h/v1/embeddings", headers={}, json_body={}).json()["n"]
+        for _ in range(3)
+    ]
+
+    assert answers == [1, 2, 2]
+
+
+def test_an_unreadable_cassette_is_named(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text("interactions: [{request: {}}]\n")
+
+    with pytest.raises(SettingsError, match="broken.yaml"):
+        ReplayHttpClient(tmp_path, timeout_s=5.0, connect_timeout_s=1.0)
+
+
+def test_the_replay_directory_is_read_from_the_environment() -> None:
+    settings = Settings.from_env({"OPENAI_WORKER_REPLAY_DIR": "/srv/app/cassettes"})
+
+    assert settings.replay_dir == Path("/srv/app/cassettes")
+    assert Settings.from_env({}).replay_dir is None
+
+
+def test_run_refuses_a_replay_directory_without_recordings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--replay", str(tmp_path)])
+
+    assert exit_info.value.code == 2
+    assert "no recordings in" in json.loads(capsys.readouterr().out)["error"]["message"]
+
+
+@pytest.mark.integration
+def test_a_real_worker_answers_from_cassettes_and_fails_clearly_without_one(
+    redis_url: str, namespace: str, replay_worker: Any
+) -> None:
+    from worker.client import Client
+
+    replay_worker(CASSETTES)
+    client = Client(
+        Settings(redis_url=redis_url, namespace=namespace, secret_keys=(SECRET_KEY,)),
+        url=redis_url,
+    )
+    try:
+        client.configurations().save(openai_configuration("https://api.openai.com/v1"))
+
+        recorded = client.submit(
+            "chat_completions_without_history", {"configuration": "contract", **BASIC.payload}
+        )
+        unrecorded = client.submit(
+            "chat_completions_without_history",
+            {"configuration": "contract", "model": "gpt-4o-mini", "user_prompt": "Unheard of"},
+        )
+        answered, refused = client.wait(recorded, 30), client.wait(unrecorded, 30)
+    finally:
+        client.close()
+
+    assert answered["status"] == "succeeded"
+    assert answered["output"]["assistant_response_text"] == HELLO
+    assert refused["status"] == "failed"
+    assert refused["attempts"] == 1
+    assert refused["error"]["type"] == "transport"
+    assert (
+        "offline replay: no recording for POST /v1/chat/completions"
+        in (refused["error"]["message"])
+    )
