@@ -51,10 +51,12 @@ def download_image(
     http: HttpClient,
     url: str,
     *,
-    max_bytes: int = MAX_IMAGE_BYTES,
-    timeout_s: float = DOWNLOAD_TIMEOUT_S,
+    max_bytes: int | None = None,
+    timeout_s: float | None = None,
 ) -> tuple[bytes, str | None]:
     """The image's bytes and the media type its ``Content-Type`` gives, if an image one."""
+    max_bytes = MAX_IMAGE_BYTES if max_bytes is None else max_bytes
+    timeout_s = DOWNLOAD_TIMEOUT_S if timeout_s is None else timeout_s
     host = urlsplit(url).netloc
     deadline = time.monotonic() + timeout_s
     try:

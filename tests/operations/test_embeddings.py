@@ -1,0 +1,232 @@
+"""The embeddings operations over real HTTP, every wire variant."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from typing import Any
+
+from support import Recorded, Reply, make_configuration, provider_error
+
+from worker.operations._embedding_batches import plan_batches
+from worker.operations._tokens import TokenCounter
+
+
+def vector_for(text: str, dims: int = 3) -> list[float]:
+    """A vector the wire server derives from the input, so mapping mistakes show."""
+    seed = sum(map(ord, text)) % 1000
+    return [seed / 1000.0 + i for i in range(dims)]
+
+
+def embeddings_answer(request: Recorded, *, reverse: bool = False) -> Reply:
+    body = request.json
+    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    data = []
+    for index, text in enumerate(inputs):
+        vector = vector_for(text)
+        embedding: Any = vector
+        if body.get("encoding_format") == "base64":
+            embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": embedding})
+    if reverse:
+        data.reverse()
+    usage = {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}
+    return Reply(json={"object": "list", "model": "m", "data": data, "usage": usage})
+
+
+def test_a_single_input_is_answered_with_its_vector(
+    run_job: Any, provider_config: Any, wire_server: Any
+) -> None:
+    wire_server.handler = embeddings_answer
+    harness = run_job(provider_config)
+
+    record = harness.run(
+        "embeddings_single_input",
+        {"configuration": "test", "model": "text-embedding-3-small", "input": "hello"},
+    )
+
+    assert record["success"] is True
+    assert record["output"] == {"embedding_vector": vector_for("hello")}
+    assert record["usage"] == {"prompt_tokens": 1, "total_tokens": 1}
+    body = wire_server.last.json
+    assert body["input"] == "hello"
+    assert body["encoding_format"] == "float"
+    assert wire_server.last.path.endswith("/embeddings")
+    assert ("model" in body) is (provider_config.api_type == "openai")
+
+
+def test_openai_needs_a_model_for_embeddings(run_job: Any, wire_server: Any) -> None:
+    harness = run_job(make_configuration("openai", wire_server.url))
+
+    record = harness.run("embeddings_single_input", {"configuration": "test", "input": "hi"})
+
+    assert record["error"]["type"] == "validation"
+    assert "model" in record["error"]["message"]
+    assert wire_server.requests == []
+
+
+def test_base64_answers_are_decoded_to_floats(
+    run_job: Any, provider_config: Any, wire_server: Any
+) -> None:
+    wire_server.handler = embeddings_answer
+    harness = run_job(provider_config)
+
+    record = harness.run(
+        "embeddings_single_input",
+        {"configuration": "test", "model": "m", "input": "hello", "encoding_format": "base64"},
+    )
+
+    assert wire_server.last.json["encoding_format"] == "base64"
+    vector = record["output"]["embedding_vector"]
+    expected = vector_for("hello")
+    assert all(isinstance(x, float) for x in vector)
+    assert [round(x, 5) for x in vector] == [round(x, 5) for x in expected]
+
+
+def test_five_thousand_chunks_are_split_into_requests_and_come_back_in_order(
+    run_job: Any, provider_config: Any, wire_server: Any
+) -> None:
+    # Given answers whose data arrive in reverse order, to prove mapping by index
+    wire_server.handler = lambda request: embeddings_answer(request, reverse=True)
+    harness = run_job(provider_config)
+    chunks = [{"input": f"chunk number {i}", "key": {"doc": i // 100, "i": i}} for i in range(5000)]
+
+    record = harness.run(
+        "embeddings_list_input",
+        {"configuration": "test", "model": "m", "encoding_format": "base64", "chunks": chunks},
+    )
+
+    assert record["success"] is True, record["error"]
+    sizes = [len(request.json["input"]) for request in wire_server.requests]
+    assert len(sizes) == 3
+    assert max(sizes) <= 2048
+    assert sum(sizes) == 5000
+    out = record["output"]["chunks"]
+    assert [c["index"] for c in out] == list(range(5000))
+    assert [c["key"] for c in out] == [c["key"] for c in chunks]
+    for sent, got in zip(chunks, out, strict=True):
+        assert [round(x, 4) for x in got["embedding_vector"]] == [
+            round(x, 4) for x in vector_for(sent["input"])
+        ]
+    assert record["usage"]["total_tokens"] == 5000
+
+
+def test_a_chunk_without_a_key_comes_back_with_a_null_key(
+    run_job: Any, provider_config: Any, wire_server: Any
+) -> None:
+    wire_server.handler = embeddings_answer
+    harness = run_job(provider_config)
+
+    record = harness.run(
+        "embeddings_list_input",
+        {
+            "configuration": "test",
+            "model": "m",
+            "chunks": [{"input": "a"}, {"input": "b", "key": 7}],
+        },
+    )
+
+    assert [(c["index"], c["key"]) for c in record["output"]["chunks"]] == [(0, None), (1, 7)]
+
+
+def test_requests_stay_within_the_token_budget() -> None:
+    counter = TokenCounter()  # the byte-count estimate: never below the true count
+    texts = ["x" * 1000] * 10
+
+    batches = plan_batches(texts, counter, max_tokens=3500)
+
+    assert [(b.start, b.stop) for b in batches] == [(0, 3), (3, 6), (6, 9), (9, 10)]
+
+
+def test_a_chunk_over_the_per_input_limit_is_refused_by_its_index(
+    run_job: Any, wire_server: Any
+) -> None:
+    harness = run_job(make_configuration("openai", wire_server.url))
+    chunks = [{"input": "fine"}, {"input": "word " * 40_000}, {"input": "fine"}]
+
+    record = harness.run(
+        "embeddings_list_input", {"configuration": "test", "model": "m", "chunks": chunks}
+    )
+
+    assert record["error"]["type"] == "validation"
+    assert "index 1" in record["error"]["message"]
+    assert wire_server.requests == []
+
+
+def test_an_answer_missing_vectors_fails_clearly(run_job: Any, wire_server: Any) -> None:
+    wire_server.script(Reply(json={"object": "list", "model": "m", "data": [], "usage": None}))
+    harness = run_job(make_configuration("openai", wire_server.url))
+
+    record = harness.run(
+        "embeddings_single_input", {"configuration": "test", "model": "m", "input": "a"}
+    )
+
+    assert record["error"]["type"] == "provider"
+    assert "0 vectors for 1 inputs" in record["error"]["message"]
+
+
+def test_a_result_too_large_for_one_record_is_refused_before_sending(
+    run_job: Any, wire_server: Any
+) -> None:
+    harness = run_job(make_configuration("openai", wire_server.url))
+    chunks = [{"input": "a"}] * 5000
+
+    record = harness.run(
+        "embeddings_list_input",
+        {"configuration": "test", "model": "m", "dimensions": 3072, "chunks": chunks},
+    )
+
+    assert record["error"]["type"] == "validation"
+    assert "more than one result can hold" in record["error"]["message"]
+    assert wire_server.requests == []
+
+
+def test_too_many_chunks_are_refused_at_validation(run_job: Any, wire_server: Any) -> None:
+    harness = run_job(make_configuration("openai", wire_server.url))
+
+    record = harness.run(
+        "embeddings_list_input",
+        {"configuration": "test", "model": "m", "chunks": [{"input": "a"}] * 20_001},
+    )
+
+    assert record["error"]["type"] == "validation"
+    assert "chunks" in record["error"]["message"]
+
+
+def test_advanced_sends_the_request_as_given_and_returns_the_whole_answer(
+    run_job: Any, provider_config: Any, wire_server: Any
+) -> None:
+    wire_server.handler = embeddings_answer
+    harness = run_job(provider_config)
+    request = {"input": ["a", "b"], "model": "m", "dimensions": 3, "new_api_field": True}
+
+    record = harness.run("embeddings_advanced", {"configuration": "test", "request": request})
+
+    assert record["output"]["object"] == "list"
+    assert len(record["output"]["data"]) == 2
+    sent = wire_server.last.json
+    assert sent["new_api_field"] is True
+    assert sent["dimensions"] == 3
+
+
+def test_advanced_refuses_a_malformed_input(run_job: Any, wire_server: Any) -> None:
+    harness = run_job(make_configuration("openai", wire_server.url))
+
+    record = harness.run(
+        "embeddings_advanced",
+        {"configuration": "test", "request": {"model": "m", "input": ["a", 3]}},
+    )
+
+    assert record["error"]["type"] == "validation"
+    assert wire_server.requests == []
+
+
+def test_a_provider_error_is_reported_with_its_message(run_job: Any, wire_server: Any) -> None:
+    wire_server.script(provider_error(400, "This model's maximum context length is 8192 tokens"))
+    harness = run_job(make_configuration("azure_api_key", wire_server.url))
+
+    record = harness.run("embeddings_single_input", {"configuration": "test", "input": "a"})
+
+    assert record["error"]["type"] == "provider"
+    assert record["error"]["status_code"] == 400
+    assert "8192" in record["error"]["message"]
