@@ -92,6 +92,27 @@ def chat_text(answers: list[Any]) -> dict[str, Any]:
     }
 
 
+def full_response(answers: list[Any]) -> dict[str, Any]:
+    """The advanced operations' output: the answer exactly as the API returned it."""
+    return dict(answers[-1])
+
+
+def summary(answers: list[Any]) -> dict[str, Any]:
+    """summarize_text's output: the chat output with the text named ``summary``."""
+    output = chat_text(answers)
+    return {"summary": output.pop("assistant_response_text"), **output}
+
+
+def each_prompt(answers: list[Any]) -> dict[str, Any]:
+    """chat_completions_multiple's output: one entry per prompt, all answered."""
+    return {
+        "responses": [
+            {"index": i, "success": True, **chat_text([answer]), "error": None}
+            for i, answer in enumerate(answers)
+        ]
+    }
+
+
 # --- the cases --------------------------------------------------------------------------
 
 CHAT = "chat_completions_without_history"
@@ -142,11 +163,69 @@ _SMALL = {"model": MODEL, "user_prompt": "Say hello."}
 _SMALL_BODY = {"messages": [{"role": "user", "content": "Say hello."}]}
 
 
+_HISTORY = [
+    {"role": "system", "content": "You are a concise assistant."},
+    {"role": "user", "content": "My name is Ada."},
+    {"role": "assistant", "content": "Nice to meet you, Ada."},
+    {"role": "user", "content": "Say hello to me by name."},
+]
+_ADVANCED = {
+    "messages": [{"role": "user", "content": "Say hello."}],
+    "temperature": 0.2,
+    "top_p": 0.9,
+    "max_tokens": 30,
+    "seed": 42,
+    "stop": ["\n\n"],
+    "user": "contract-suite",
+}
+_TEXT = (
+    "The Apollo 11 mission landed the first humans on the Moon on 20 July 1969. Neil "
+    "Armstrong and Buzz Aldrin spent about two and a quarter hours outside the lunar "
+    "module, while Michael Collins stayed in orbit aboard the command module."
+)
+
+
 def _success_cases(variant: str, prefix: str) -> list[ContractCase]:
     openai = variant == "openai"
     model = {"model": MODEL} if openai else {}
     absent = () if openai else ("model",)
     return [
+        ContractCase(
+            "basic",
+            variant,
+            "chat_completions_with_history",
+            {"model": MODEL, "messages": _HISTORY, "max_tokens": 40},
+            ExpectedRequest("chat/completions", {**model, "messages": _HISTORY}, absent),
+            Expected(output=chat_text),
+            handmade=f"{prefix}_chat_hello_ada",
+        ),
+        ContractCase(
+            "basic",
+            variant,
+            "chat_completions_advanced",
+            {"request": {**model, **_ADVANCED}},
+            ExpectedRequest("chat/completions", {**model, **_ADVANCED}, absent),
+            Expected(output=full_response),
+            handmade=f"{prefix}_chat_hello",
+        ),
+        ContractCase(
+            "basic",
+            variant,
+            "summarize_text",
+            {"model": MODEL, "text": _TEXT, "max_tokens": 60},
+            ExpectedRequest("chat/completions", {**model, "max_tokens": 60}, absent),
+            Expected(output=summary),
+            handmade=f"{prefix}_chat_summary",
+        ),
+        ContractCase(
+            "basic",
+            variant,
+            "chat_completions_multiple",
+            {"model": MODEL, "prompts": ["Greet me.", "Greet me warmly."]},
+            ExpectedRequest("chat/completions", model, absent),
+            Expected(output=each_prompt),
+            handmade=f"{prefix}_chat_hello",
+        ),
         ContractCase(
             "basic",
             variant,

@@ -111,12 +111,19 @@ def _openai_error(message: str, type_: str, code: str | None) -> dict[str, Any]:
 
 _HELLO = "Hello! How can I help you today?"
 _JSON = '{"greeting": "Hello! Nice to meet you."}'
+_ADA = "Hello, Ada!"
+_SUMMARY = (
+    "On 20 July 1969 Apollo 11 landed Armstrong and Aldrin on the Moon while Collins "
+    "orbited in the command module."
+)
 _VISION = "The image shows a set of colourful dice on a transparent background."
 
 #: Hand-written answers by name (``ContractCase.handmade``).
 RESPONSES: dict[str, Handmade] = {
     # --- OpenAI -------------------------------------------------------------------------
     "openai_chat_hello": Handmade(200, _openai_chat(_HELLO, created=1732000001)),
+    "openai_chat_hello_ada": Handmade(200, _openai_chat(_ADA, created=1732000004)),
+    "openai_chat_summary": Handmade(200, _openai_chat(_SUMMARY, created=1732000005)),
     "openai_chat_json": Handmade(200, _openai_chat(_JSON, created=1732000002)),
     "openai_chat_vision": Handmade(200, _openai_chat(_VISION, created=1732000003)),
     "openai_error_401_invalid_key": Handmade(
@@ -156,6 +163,8 @@ RESPONSES: dict[str, Handmade] = {
     ),
     # --- Azure OpenAI -------------------------------------------------------------------
     "azure_chat_hello": Handmade(200, _azure_chat(_HELLO, created=1732000011)),
+    "azure_chat_hello_ada": Handmade(200, _azure_chat(_ADA, created=1732000014)),
+    "azure_chat_summary": Handmade(200, _azure_chat(_SUMMARY, created=1732000015)),
     "azure_chat_json": Handmade(200, _azure_chat(_JSON, created=1732000012)),
     "azure_chat_vision": Handmade(200, _azure_chat(_VISION, created=1732000013)),
     "azure_error_401_invalid_key": Handmade(

@@ -11,9 +11,11 @@ deployment to ``contract-deployment``; replay uses the same placeholders.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -160,10 +162,36 @@ def deliver(case: ContractCase, configuration: Configuration, http: HttpClient) 
         policy=RetryPolicy(max_retries=case.max_retries),
     )
     job_id = uuid.uuid4().hex
-    decision = runner.run(job_id, case.operation, {"configuration": CONFIGURATION, **case.payload})
+    with one_request_at_a_time():
+        decision = runner.run(
+            job_id, case.operation, {"configuration": CONFIGURATION, **case.payload}
+        )
     record = results.get(job_id)
     assert record is not None
     return Delivery(decision, record, list(getattr(http, "sent", [])))
+
+
+@contextlib.contextmanager
+def one_request_at_a_time() -> Iterator[None]:
+    """Operations that send in parallel (``MAX_PARALLEL_*`` limits) send one by one.
+
+    vcrpy's connection stubs are not thread-safe: two requests in flight at once lose
+    one recording. Contracts are about what is sent, not about concurrency.
+    """
+    saved: list[tuple[object, str, int]] = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("worker.operations"):
+            continue
+        for attribute, value in vars(module).items():
+            if attribute.startswith("MAX_PARALLEL") and isinstance(value, int):
+                saved.append((module, attribute, value))
+    for module, attribute, _ in saved:
+        setattr(module, attribute, 1)
+    try:
+        yield
+    finally:
+        for module, attribute, value in saved:
+            setattr(module, attribute, value)
 
 
 # --- vcrpy: scrubbing, normalising, matching --------------------------------------------
