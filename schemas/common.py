@@ -6,12 +6,42 @@ Numbers are strict: ``"1"`` is not an integer and NaN is not a temperature.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 #: Longest string any single text field takes (a long document for a summary fits).
 MAX_TEXT_CHARS = 1_000_000
+#: How deeply a pass-through JSON value may nest; real requests stay far below.
+MAX_DEPTH = 32
+
+
+def encodable(value: str) -> None:
+    """Refuse text that cannot be sent as UTF-8 (lone surrogates from broken producers)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("contains characters that are not valid Unicode") from None
+
+
+def plain_json(value: Any, depth: int = 0) -> None:
+    """Refuse values JSON cannot carry faithfully: NaN/Infinity, deep nesting, bad text."""
+    if depth > MAX_DEPTH:
+        raise ValidationError(f"is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError("contains NaN or Infinity, which JSON cannot carry")
+    if isinstance(value, str):
+        encodable(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValidationError("has an object key that is not a string")
+            encodable(key)
+            plain_json(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            plain_json(item, depth + 1)
 
 
 class StrictInteger(fields.Integer):
@@ -46,7 +76,9 @@ class StrictBoolean(fields.Boolean):
 
 def text(*, required: bool = False, max_chars: int = MAX_TEXT_CHARS, **kwargs: Any) -> fields.Str:
     """A non-empty string field."""
-    return fields.Str(required=required, validate=validate.Length(min=1, max=max_chars), **kwargs)
+    return fields.Str(
+        required=required, validate=[validate.Length(min=1, max=max_chars), encodable], **kwargs
+    )
 
 
 class PayloadSchema(Schema):
@@ -68,6 +100,7 @@ class WireObject(fields.Dict):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         obj = super()._deserialize(value, attr, data, **kwargs)  # type: ignore[no-untyped-call]
+        plain_json(obj)
         # Validate the known fields; unknown ones pass through so new API parameters
         # work without a release.
         known = self.wire_schema(unknown="include").load(obj)

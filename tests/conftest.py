@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import structlog
-from support import SECRET_KEY, WireServer, make_configuration
+from support import SECRET_KEY, TEST_SECRETS, WireServer, dump_value, make_configuration
 
 from worker import embedded_redis
 from worker.configuration import Configuration
@@ -133,9 +133,13 @@ def namespace(redis_url: str) -> Iterator[str]:
     ns = f"owtest-{uuid.uuid4().hex[:12]}"
     yield ns
     client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(match=f"{ns}:*", count=1000):
+    keys = list(client.scan_iter(match=f"{ns}:*", count=1000))
+    leaked = [key for key in keys if any(s in dump_value(client, key) for s in TEST_SECRETS)]
+    for key in keys:
         client.delete(key)
     client.close()
+    # Every test that touched Redis is also a check that no plaintext key reached it.
+    assert not leaked, f"plaintext API key found in Redis keys {leaked}"
 
 
 @pytest.fixture(autouse=True)
@@ -221,6 +225,10 @@ def start_worker(
     yield start
     for worker in started:
         worker.stop()
+    # Every test with a worker process is also a check that its log holds no key.
+    for worker in started:
+        log = worker.log().encode()
+        assert not any(s in log for s in TEST_SECRETS), "plaintext API key in a worker log"
 
 
 @pytest.fixture

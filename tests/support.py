@@ -36,6 +36,7 @@ class Recorded:
     query: dict[str, str]
     headers: dict[str, str]  # names lower-cased
     body: bytes
+    received_at: float = field(default_factory=time.monotonic)
 
     @property
     def json(self) -> Any:
@@ -184,3 +185,23 @@ def make_configuration(variant: str, base_url: str, name: str = "test") -> Confi
         api_version="2024-10-21",
         key_type=key_type,
     )
+
+
+#: Every plaintext key the tests configure; none may ever be stored or logged.
+TEST_SECRETS = [s.encode() for s in (OPENAI_KEY, AZURE_KEY, ENTRA_TOKEN)]
+
+
+def dump_value(client: Any, key: bytes) -> bytes:
+    """Everything stored under one Redis key, as bytes, whatever its type."""
+    kind = client.type(key)
+    if kind == b"string":
+        return bytes(client.get(key) or b"")
+    if kind == b"hash":
+        return b"\n".join(k + b"=" + v for k, v in client.hgetall(key).items())
+    if kind == b"list":
+        return b"\n".join(client.lrange(key, 0, -1))
+    if kind == b"set":
+        return b"\n".join(client.smembers(key))
+    if kind == b"zset":
+        return b"\n".join(client.zrange(key, 0, -1))
+    return b""

@@ -27,8 +27,15 @@ broker = build_broker(settings, redis_url)
 dramatiq.set_broker(broker)
 
 #: Dramatiq's own retry budget only covers failures outside the runner (Redis
-#: unreachable while writing a record); the runner applies the job's retry policy.
+#: unreachable while writing a record); the runner applies the job's retry policy and
+#: asks for each retry with ``dramatiq.Retry``, which is therefore always honoured.
 INFRASTRUCTURE_RETRIES = 10
+
+
+def _retry_when(retries: int, exception: BaseException) -> bool:
+    return isinstance(exception, dramatiq.Retry) or retries < INFRASTRUCTURE_RETRIES
+
+
 #: A job may run tool loops of several long calls; the per-call timeout still applies.
 TIME_LIMIT_MS = 60 * 60 * 1000
 
@@ -48,7 +55,7 @@ ACTORS = {
     name: dramatiq.actor(
         actor_name=name,
         queue_name=QUEUE_NAME,
-        max_retries=settings.max_retries + INFRASTRUCTURE_RETRIES,
+        retry_when=_retry_when,
         min_backoff=1000,
         max_backoff=5 * 60 * 1000,
         time_limit=TIME_LIMIT_MS,

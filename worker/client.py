@@ -18,6 +18,7 @@ from worker.broker import build_broker, job_message
 from worker.configurations import ConfigurationStore, KeyRing, RedisBackend
 from worker.configurations.crypto import SecretKeyError
 from worker.connections import redis_client, resolve_redis_url
+from worker.dead_letters import DeadLetters
 from worker.errors import ValidationError
 from worker.operations import OPERATIONS
 from worker.results import FINAL_STATUSES, RedisResultStore, new_record
@@ -87,6 +88,29 @@ class Client:
         self.results.save_payload(job_id, operation, payload)
         self.broker.enqueue(job_message(operation, job_id, payload))
         return job_id
+
+    def retry(self, job_id: str) -> str:
+        """Run a failed job again from its stored payload, under the same job id."""
+        record = self.results.get(job_id)
+        stored = self.results.load_payload(job_id)
+        if record is None or stored is None:
+            raise ValidationError(f"job {job_id!r} is unknown or has expired; nothing to retry")
+        if record["status"] != "failed":
+            raise ValidationError(
+                f"job {job_id!r} is {record['status']}; only failed jobs can be retried"
+            )
+        operation, payload = stored
+        fresh = new_record(job_id, operation, record.get("configuration"))
+        self.results.put(fresh, force=True)
+        self.broker.enqueue(job_message(operation, job_id, payload))
+        return job_id
+
+    def failed(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recently failed jobs, newest first."""
+        return self.results.failed_jobs(limit)
+
+    def dead_letters(self) -> DeadLetters:
+        return DeadLetters(self.redis, self.settings.namespace)
 
     def result(self, job_id: str) -> dict[str, Any] | None:
         """The job's result record, or None if there is none (unknown or expired)."""

@@ -92,7 +92,11 @@ class JobRunner:
         self.configurations = configurations
         self.http = http
         self.functions = functions
-        self.policy = policy or RetryPolicy(max_retries=settings.max_retries)
+        self.policy = policy or RetryPolicy(
+            max_retries=settings.max_retries,
+            backoff_base_s=settings.backoff_base_s,
+            backoff_max_s=settings.backoff_max_s,
+        )
         self.operations = OPERATIONS if operations is None else operations
         self.observer: JobObserver = observer or NullObserver()
 

@@ -17,6 +17,8 @@ from worker.errors import SettingsError
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_MAX_RETRIES = 5
+DEFAULT_BACKOFF_BASE_S = 2.0
+DEFAULT_BACKOFF_MAX_S = 120.0
 DEFAULT_RESULT_TTL_S = 7 * 24 * 3600
 DEFAULT_NAMESPACE = "openai-worker"
 DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
@@ -64,6 +66,8 @@ class Settings:
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     #: How many rounds of tool calls one chat call may run before the job fails.
     max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS
+    backoff_base_s: float = DEFAULT_BACKOFF_BASE_S
+    backoff_max_s: float = DEFAULT_BACKOFF_MAX_S
     log_format: str = "auto"
     log_level: str = "INFO"
     #: Offline replay: answer provider calls from the cassettes in this directory.
@@ -118,4 +122,10 @@ class Settings:
             log_format=log_format,
             log_level=env.get("OPENAI_WORKER_LOG_LEVEL", "INFO").strip().upper() or "INFO",
             replay_dir=Path(replay_dir) if replay_dir else None,
+            backoff_base_s=_number(
+                env, "OPENAI_WORKER_BACKOFF_BASE_S", DEFAULT_BACKOFF_BASE_S, minimum=0.001
+            ),
+            backoff_max_s=_number(
+                env, "OPENAI_WORKER_BACKOFF_MAX_S", DEFAULT_BACKOFF_MAX_S, minimum=0.001
+            ),
         )

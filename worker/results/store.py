@@ -17,6 +17,9 @@ import redis
 
 from worker.results.record import FINAL_STATUSES
 
+# KEYS: the record hash, the failed-jobs index. ARGV: status, record JSON, TTL, force,
+# job id, now (seconds). Failed jobs are indexed by time; entries older than the TTL
+# (their records have expired) are trimmed whenever one is added.
 _PUT_UNLESS_FINAL = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status and (status == 'succeeded' or status == 'failed') and ARGV[4] ~= '1' then
@@ -24,6 +27,12 @@ if status and (status == 'succeeded' or status == 'failed') and ARGV[4] ~= '1' t
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'record', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[1] == 'failed' then
+  redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[6]) - tonumber(ARGV[3]))
+else
+  redis.call('ZREM', KEYS[2], ARGV[5])
+end
 return 1
 """
 
@@ -47,6 +56,10 @@ class ResultStore(Protocol):
         """Bind ``key`` to ``job_id``; return the job id it was already bound to, if any."""
         ...
 
+    def failed_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recently failed jobs' records, newest first."""
+        ...
+
 
 class RedisResultStore:
     """Result records in Redis hashes ``{namespace}:job:{id}``."""
@@ -65,9 +78,26 @@ class RedisResultStore:
         return None if raw is None else dict(json.loads(raw))
 
     def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
-        key = self._key("job", record["job_id"])
-        args = [record["status"], json.dumps(record), self.ttl_s, "1" if force else "0"]
-        return bool(self._put(keys=[key], args=args))
+        job_id = record["job_id"]
+        keys = [self._key("job", job_id), f"{self.namespace}:failed"]
+        args = [
+            record["status"],
+            json.dumps(record),
+            self.ttl_s,
+            "1" if force else "0",
+            job_id,
+            f"{time.time():.3f}",
+        ]
+        return bool(self._put(keys=keys, args=args))
+
+    def failed_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+        job_ids = self.client.zrevrange(f"{self.namespace}:failed", 0, max(limit, 1) - 1)
+        if not job_ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hget(self._key("job", _text(job_id)), "record")
+        return [dict(json.loads(raw)) for raw in pipe.execute() if raw is not None]
 
     def save_payload(self, job_id: str, operation: str, payload: dict[str, Any]) -> None:
         body = json.dumps({"operation": operation, "payload": payload})
@@ -88,6 +118,10 @@ class RedisResultStore:
         if existing is None:  # expired between the two calls: claim again
             return self.claim_idempotency_key(key, job_id)
         return existing.decode() if isinstance(existing, bytes) else str(existing)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class MemoryResultStore:
@@ -117,6 +151,11 @@ class MemoryResultStore:
 
     def load_payload(self, job_id: str) -> tuple[str, dict[str, Any]] | None:
         return self.payloads.get(job_id)
+
+    def failed_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+        failed = [r for r in self.records.values() if r["status"] == "failed"]
+        failed.sort(key=lambda r: r["finished_at"] or "", reverse=True)
+        return [json.loads(json.dumps(r)) for r in failed[:limit]]
 
     def claim_idempotency_key(self, key: str, job_id: str) -> str | None:
         with self._lock:
