@@ -147,6 +147,8 @@ def cmd_configure(args: argparse.Namespace) -> int:
         api_version=args.api_version,
         key_type=(args.key_type or "api_key") if args.api_type == "azure_openai" else args.key_type,
         organization=args.organization,
+        requests_per_minute=args.requests_per_minute,
+        tokens_per_minute=args.tokens_per_minute,
     )
     client = connect(settings)
     client.configurations().save(configuration)
@@ -284,6 +286,15 @@ def build_parser() -> argparse.ArgumentParser:
     conf.add_argument("--api-version")
     conf.add_argument("--key-type", choices=KEY_TYPES)
     conf.add_argument("--organization")
+    conf.add_argument(
+        "--requests-per-minute", type=_positive_int, metavar="N", help="limit shared by all workers"
+    )
+    conf.add_argument(
+        "--tokens-per-minute",
+        type=_positive_int,
+        metavar="N",
+        help="limit shared by all workers (counted from reported usage)",
+    )
     conf.set_defaults(func=cmd_configure)
 
     sub.add_parser("configurations", help="list configurations (never the keys)").set_defaults(

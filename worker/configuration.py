@@ -31,6 +31,9 @@ class Configuration:
     api_version: str | None = None
     key_type: str | None = None
     organization: str | None = None
+    #: Optional limits shared by every worker using this configuration.
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -64,7 +67,13 @@ class Configuration:
                 found.append(f"key_type must be one of {', '.join(KEY_TYPES)}")
             if self.organization:
                 found.append("organization applies to openai only")
-        elif self.api_type == "openai":
+        for name in ("requests_per_minute", "tokens_per_minute"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                found.append(f"{name} must be a whole number of at least 1")
+        if self.api_type == "openai":
             for name in ("deployment_name", "api_version", "key_type"):
                 if getattr(self, name):
                     found.append(f"{name} applies to azure_openai only")
@@ -80,6 +89,8 @@ class Configuration:
             "api_version": self.api_version,
             "key_type": (self.key_type or "api_key") if self.is_azure else None,
             "organization": self.organization,
+            "requests_per_minute": self.requests_per_minute,
+            "tokens_per_minute": self.tokens_per_minute,
         }
 
 

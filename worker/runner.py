@@ -8,18 +8,21 @@ Every status change is written to the result record.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import marshmallow
 import structlog
 
+from worker.configuration import Configuration
 from worker.configurations import ConfigurationStore
 from worker.errors import InternalError, ValidationError, WorkerError
 from worker.functions import FunctionRegistry
 from worker.observer import JobObserver, NullObserver
 from worker.operations import OPERATIONS, JobContext, Operation
 from worker.providers import ProviderClient, provider_for
+from worker.ratelimit import Limiter, NoLimit, RateLimited
 from worker.results import FINAL_STATUSES, ResultStore, new_record, now_iso
 from worker.settings import Settings
 from worker.transport import HttpClient, RetryPolicy
@@ -86,6 +89,7 @@ class JobRunner:
         policy: RetryPolicy | None = None,
         operations: dict[str, Operation] | None = None,
         observer: JobObserver | None = None,
+        limiter_for: Callable[[Configuration], Limiter] | None = None,
     ) -> None:
         self.settings = settings
         self.results = results
@@ -99,6 +103,7 @@ class JobRunner:
         )
         self.operations = OPERATIONS if operations is None else operations
         self.observer: JobObserver = observer or NullObserver()
+        self.limiter_for = limiter_for or (lambda configuration: NoLimit())
 
     def run(self, job_id: str, operation_name: str, payload: Any) -> Decision:
         """Run one delivery; never raises for anything a job can do wrong.
@@ -137,6 +142,12 @@ class JobRunner:
         started = time.perf_counter()
         try:
             outcome = self._execute(job_id, operation_name, payload)
+        except RateLimited as wait:
+            # Waiting for capacity is not a failed attempt: the job goes back in line.
+            record.update(status="queued", attempts=retries_done)
+            self.results.put(record)
+            log.info("job.rate_limited", wait_s=round(wait.wait_s, 3))
+            return RetryLater(wait.wait_s)
         except WorkerError as exc:
             elapsed = time.perf_counter() - started
             return self._failed_attempt(record, exc, retries_done, payload, elapsed)
@@ -154,7 +165,12 @@ class JobRunner:
             raise ValidationError(f"unknown operation {operation_name!r}")
         data = validate_payload(operation, payload)
         configuration = self.configurations.load(data["configuration"])
-        client = ProviderClient(provider_for(configuration), self.http, self.observer)
+        client = ProviderClient(
+            provider_for(configuration),
+            self.http,
+            self.observer,
+            self.limiter_for(configuration),
+        )
         context = JobContext(
             job_id=job_id,
             client=client,

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 import redis
 
+from worker.configuration import Configuration
 from worker.configurations import ConfigurationStore, KeyRing, RedisBackend
 from worker.configurations.crypto import SecretKeyError
 from worker.connections import redis_client, resolve_redis_url
 from worker.functions import load_function_modules, registry
+from worker.ratelimit import Limiter, NoLimit, RedisRateLimiter
 from worker.results import RedisResultStore
 from worker.runner import JobRunner
 from worker.settings import Settings
@@ -44,8 +46,23 @@ class Runtime:
             configurations=ConfigurationStore(RedisBackend(client, settings.namespace), keyring),
             http=_http_client(settings),
             functions=registry,
+            limiter_for=lambda configuration: limiter_for(client, settings, configuration),
         )
         return cls(settings, client, runner)
+
+
+def limiter_for(client: redis.Redis, settings: Settings, configuration: Configuration) -> Limiter:
+    """The shared rate limiter of a configuration that sets limits."""
+    if not (configuration.requests_per_minute or configuration.tokens_per_minute):
+        return NoLimit()
+    return RedisRateLimiter(
+        client,
+        settings.namespace,
+        configuration.name,
+        requests_per_minute=configuration.requests_per_minute,
+        tokens_per_minute=configuration.tokens_per_minute,
+        window_s=settings.rate_limit_window_s,
+    )
 
 
 def _http_client(settings: Settings) -> HttpClient:

@@ -24,6 +24,8 @@ DEFAULT_NAMESPACE = "openai-worker"
 DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
 DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_TOOL_ROUNDS = 10
+DEFAULT_METRICS_HOST = "127.0.0.1"
+BROKER_SCHEMES = ("redis://", "rediss://", "unix://", "amqp://", "amqps://")
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -68,10 +70,20 @@ class Settings:
     max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS
     backoff_base_s: float = DEFAULT_BACKOFF_BASE_S
     backoff_max_s: float = DEFAULT_BACKOFF_MAX_S
+    #: The window of the per-configuration rate limits; a minute unless testing.
+    rate_limit_window_s: int = 60
     log_format: str = "auto"
     log_level: str = "INFO"
     #: Offline replay: answer provider calls from the cassettes in this directory.
     replay_dir: Path | None = None
+    #: Where jobs travel: ``amqp://…`` for RabbitMQ, ``redis://…`` for a broker Redis
+    #: apart from the results one; unset: the results Redis.
+    broker_url: str | None = None
+    #: Serve Prometheus metrics for every worker process of this host on this port.
+    metrics_port: int | None = None
+    metrics_host: str = DEFAULT_METRICS_HOST
+    #: Where the worker processes of a host share their metric values (multiprocess mode).
+    metrics_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +101,14 @@ class Settings:
             )
         data_dir = env.get("OPENAI_WORKER_DATA_DIR")
         replay_dir = (env.get("OPENAI_WORKER_REPLAY_DIR") or "").strip()
+        broker_url = (env.get("BROKER_URL") or "").strip() or None
+        if broker_url and not broker_url.startswith(BROKER_SCHEMES):
+            raise SettingsError(
+                f"BROKER_URL must start with one of {', '.join(BROKER_SCHEMES)}, "
+                f"got {broker_url.split(':', 1)[0]!r}"
+            )
+        metrics_port = (env.get("OPENAI_WORKER_METRICS_PORT") or "").strip()
+        metrics_dir = (env.get("OPENAI_WORKER_METRICS_DIR") or "").strip()
         return cls(
             redis_url=(env.get("REDIS_URL") or "").strip() or None,
             secret_keys=_split(env.get("OPENAI_WORKER_SECRET_KEY")),
@@ -122,10 +142,22 @@ class Settings:
             log_format=log_format,
             log_level=env.get("OPENAI_WORKER_LOG_LEVEL", "INFO").strip().upper() or "INFO",
             replay_dir=Path(replay_dir) if replay_dir else None,
+            broker_url=broker_url,
+            metrics_port=(
+                int(_number(env, "OPENAI_WORKER_METRICS_PORT", 0, minimum=1))
+                if metrics_port
+                else None
+            ),
+            metrics_host=(env.get("OPENAI_WORKER_METRICS_HOST") or "").strip()
+            or DEFAULT_METRICS_HOST,
+            metrics_dir=Path(metrics_dir) if metrics_dir else None,
             backoff_base_s=_number(
                 env, "OPENAI_WORKER_BACKOFF_BASE_S", DEFAULT_BACKOFF_BASE_S, minimum=0.001
             ),
             backoff_max_s=_number(
                 env, "OPENAI_WORKER_BACKOFF_MAX_S", DEFAULT_BACKOFF_MAX_S, minimum=0.001
+            ),
+            rate_limit_window_s=int(
+                _number(env, "OPENAI_WORKER_RATE_LIMIT_WINDOW_S", 60, minimum=1)
             ),
         )

@@ -10,6 +10,7 @@ from worker.configuration import Configuration
 from worker.errors import ProviderError, TransportError
 from worker.observer import JobObserver, NullObserver
 from worker.providers.errors import error_from_response, redact
+from worker.ratelimit import Limiter, NoLimit
 from worker.transport import HttpClient, HttpResponse
 
 
@@ -34,11 +35,16 @@ class ProviderClient:
     """Sends calls for one configuration and turns error answers into ``ProviderError``."""
 
     def __init__(
-        self, provider: Provider, http: HttpClient, observer: JobObserver | None = None
+        self,
+        provider: Provider,
+        http: HttpClient,
+        observer: JobObserver | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.provider = provider
         self.http = http
         self.observer: JobObserver = observer or NullObserver()
+        self.limiter: Limiter = limiter or NoLimit()
 
     @property
     def configuration(self) -> Configuration:
@@ -47,7 +53,11 @@ class ProviderClient:
     def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a JSON body to ``path`` (``chat/completions``…) and return the JSON answer."""
         response = self.send("POST", path, json_body=self.provider.prepare_body(body))
-        return self.parse_json(response)
+        answer = self.parse_json(response)
+        usage = answer.get("usage")
+        if isinstance(usage, dict) and isinstance(usage.get("total_tokens"), int):
+            self.limiter.record_tokens(usage["total_tokens"])
+        return answer
 
     def send(
         self,
@@ -64,6 +74,7 @@ class ProviderClient:
         """Send any request with this configuration's auth; raise on an error status."""
         merged_headers = {"Accept": "application/json", **(headers or {})}
         merged_headers.update(self.provider.auth_headers())
+        self.limiter.acquire()
         started = time.perf_counter()
         try:
             response = self.http.request(
