@@ -12,7 +12,7 @@ from typing import Any
 
 import dramatiq
 
-from worker.broker import QUEUE_NAME, build_broker
+from worker.broker import build_broker, queue_name
 from worker.connections import resolve_redis_url
 from worker.logs import configure_logging
 from worker.operations import OPERATIONS
@@ -54,7 +54,7 @@ def _make_handler(operation: str) -> Callable[[str, Any], None]:
 ACTORS = {
     name: dramatiq.actor(
         actor_name=name,
-        queue_name=QUEUE_NAME,
+        queue_name=queue_name(settings),
         retry_when=_retry_when,
         min_backoff=1000,
         max_backoff=5 * 60 * 1000,

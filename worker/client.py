@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from worker.broker import build_broker, job_message
+from worker.broker import build_broker, job_message, queue_name
 from worker.configurations import ConfigurationStore, KeyRing, RedisBackend
 from worker.configurations.crypto import SecretKeyError
 from worker.connections import redis_client, resolve_redis_url
@@ -41,7 +41,7 @@ class Client:
     @property
     def broker(self) -> Any:
         if self._broker is None:
-            self._broker = build_broker(self.settings, self.url)
+            self._broker = build_broker(self.settings, self.url, for_workers=False)
         return self._broker
 
     def configurations(self) -> ConfigurationStore:
@@ -86,7 +86,9 @@ class Client:
         )
         self.results.put(record)
         self.results.save_payload(job_id, operation, payload)
-        self.broker.enqueue(job_message(operation, job_id, payload))
+        self.broker.enqueue(
+            job_message(operation, job_id, payload, queue=queue_name(self.settings))
+        )
         return job_id
 
     def retry(self, job_id: str) -> str:
@@ -102,7 +104,9 @@ class Client:
         operation, payload = stored
         fresh = new_record(job_id, operation, record.get("configuration"))
         self.results.put(fresh, force=True)
-        self.broker.enqueue(job_message(operation, job_id, payload))
+        self.broker.enqueue(
+            job_message(operation, job_id, payload, queue=queue_name(self.settings))
+        )
         return job_id
 
     def failed(self, limit: int = 100) -> list[dict[str, Any]]:

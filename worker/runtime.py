@@ -16,6 +16,7 @@ from worker.configurations import ConfigurationStore, KeyRing, RedisBackend
 from worker.configurations.crypto import SecretKeyError
 from worker.connections import redis_client, resolve_redis_url
 from worker.functions import load_function_modules, registry
+from worker.metrics import worker_observer
 from worker.ratelimit import Limiter, NoLimit, RedisRateLimiter
 from worker.results import RedisResultStore
 from worker.runner import JobRunner
@@ -47,6 +48,7 @@ class Runtime:
             http=_http_client(settings),
             functions=registry,
             limiter_for=lambda configuration: limiter_for(client, settings, configuration),
+            observer=worker_observer(settings) if settings.metrics_port is not None else None,
         )
         return cls(settings, client, runner)
 
