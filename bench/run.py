@@ -1,0 +1,110 @@
+"""The benchmark: what the queue costs and how it scales, one JSON line per scenario.
+
+Real Redis (``REDIS_URL``, or an embedded server started for the run and stopped
+after), real ``dramatiq`` worker processes, and a local asyncio server answering in
+the OpenAI wire format after a configurable delay (``bench/server.py``). Every key
+lives under a namespace unique to the run and is deleted afterwards. Usage:
+
+    .venv/bin/python bench/run.py [--quick] [--only SCENARIO ...] [--scale F]
+
+``--quick`` is a small run for the smoke test; ``--scale`` multiplies the job counts.
+Progress goes to stderr, figures to stdout. Ratios are named ``…_ratio``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SCENARIOS = ("overhead", "logging", "concurrency", "latency", "embeddings", "scale_out")
+
+#: Sizes of a full run (about four minutes on 2 cores) and of ``--quick``.
+FULL = {
+    "overhead_jobs": 2000,
+    "logging_jobs": 1000,
+    "concurrency_jobs": 400,
+    "concurrency_delay_ms": 250,
+    "latency_jobs": 200,
+    "embedding_chunks": 20_000,
+    "embedding_dims": 1536,
+    "scale_out_jobs": 1500,
+}
+QUICK = {
+    "overhead_jobs": 200,
+    "logging_jobs": 100,
+    "concurrency_jobs": 64,
+    "concurrency_delay_ms": 100,
+    "latency_jobs": 20,
+    "embedding_chunks": 3000,
+    "embedding_dims": 256,
+    "scale_out_jobs": 200,
+}
+PROCESSES, THREADS = 2, 8
+CONCURRENCY_THREADS = 16
+
+
+def plan(sizes: dict[str, int]) -> dict[str, Callable[[Any], dict[str, Any]]]:
+    from bench import scenarios
+
+    return {
+        "overhead": lambda b: scenarios.overhead(b, sizes["overhead_jobs"], PROCESSES, THREADS),
+        "logging": lambda b: scenarios.logging_cost(b, sizes["logging_jobs"], PROCESSES, THREADS),
+        "concurrency": lambda b: scenarios.concurrency(
+            b,
+            sizes["concurrency_jobs"],
+            PROCESSES,
+            CONCURRENCY_THREADS,
+            sizes["concurrency_delay_ms"],
+        ),
+        "latency": lambda b: scenarios.latency(b, sizes["latency_jobs"], PROCESSES, THREADS, 50),
+        "embeddings": lambda b: scenarios.embeddings(
+            b, sizes["embedding_chunks"], sizes["embedding_dims"]
+        ),
+        "scale_out": lambda b: scenarios.scale_out(b, sizes["scale_out_jobs"], THREADS),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small run (under a minute)")
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the job counts")
+    args = parser.parse_args(argv)
+
+    from bench.harness import Bench, provider_server, redis_url
+
+    sizes = dict(QUICK if args.quick else FULL)
+    for key in sizes:
+        if key.endswith(("_jobs", "_chunks")):
+            sizes[key] = max(4, int(sizes[key] * args.scale))
+    failures = 0
+    with redis_url() as redis, provider_server() as server:
+        bench = Bench(redis, server)
+        try:
+            steps = plan(sizes)
+            for name in args.only:
+                print(f"bench: {name} …", file=sys.stderr, flush=True)
+                started = time.monotonic()
+                try:
+                    figures = steps[name](bench)
+                except Exception as exc:  # report the scenario as failed, run the rest
+                    failures += 1
+                    figures = {"failed": f"{type(exc).__name__}: {exc}"}
+                figures["bench_seconds"] = round(time.monotonic() - started, 1)
+                print(json.dumps({"scenario": name, **figures}), flush=True)
+        finally:
+            bench.close()
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

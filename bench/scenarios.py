@@ -1,0 +1,285 @@
+"""The five measurements; each returns the figures of one JSON line.
+
+Worker throughput is end to end: from the first ``submit`` to the last record turning
+``succeeded`` (the records' own ``finished_at``), unless a scenario says otherwise.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import math
+import threading
+import time
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from bench.harness import (
+    Bench,
+    percentile,
+    server_requests,
+    submit_chats,
+    timestamp,
+    wait_all,
+    workers,
+)
+
+MODEL = "gpt-4o-mini"
+
+
+def _succeeded(found: list[dict[str, Any]]) -> int:
+    return sum(1 for record in found if record["status"] == "succeeded")
+
+
+def _drive(bench: Bench, jobs: int, configuration: str, workers_: Any) -> dict[str, Any]:
+    """Submit ``jobs`` chats into running workers and wait; throughput and CPU per job."""
+    cpu_before = workers_.cpu_s()
+    started = time.time()
+    job_ids = submit_chats(bench.client, jobs, configuration)
+    submitted = time.time()
+    found = wait_all(bench.client, job_ids, timeout_s=300)
+    cpu_s = workers_.cpu_s() - cpu_before
+    elapsed = max(timestamp(r["finished_at"]) for r in found) - started
+    return {
+        "jobs": jobs,
+        "succeeded": _succeeded(found),
+        "seconds": round(elapsed, 3),
+        "jobs_per_s": round(jobs / elapsed, 1),
+        "submit_per_s": round(jobs / (submitted - started), 1),
+        "worker_cpu_ms_per_job": round(cpu_s * 1000 / jobs, 3),
+    }
+
+
+def _wire_body(index: int) -> dict[str, Any]:
+    """The body the worker sends for ``harness.chat_payload(…, index)``."""
+    return {
+        "model": MODEL,
+        "messages": [
+            {"role": "system", "content": "You are a terse assistant."},
+            {"role": "user", "content": f"Say hello to user number {index}."},
+        ],
+    }
+
+
+def _threaded(calls: int, threads: int, call: Any) -> dict[str, Any]:
+    """``calls`` calls of ``call(i)`` from ``threads`` threads: rate and CPU per call."""
+    counter = iter(range(calls))
+    lock = threading.Lock()
+
+    def loop() -> None:
+        while True:
+            with lock:
+                index = next(counter, None)
+            if index is None:
+                return
+            call(index)
+
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(loop) for _ in range(threads)]:
+            future.result()
+    elapsed = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_before
+    return {
+        "per_s": round(calls / elapsed, 1),
+        "cpu_ms_per_call": round(cpu_s * 1000 / calls, 3),
+    }
+
+
+def requests_loop(base_url: str, calls: int, threads: int) -> dict[str, Any]:
+    """The same chat calls sent with ``requests``, one pooled session, no queue."""
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(pool_maxsize=threads))
+    url = f"{base_url}/d0/v1/chat/completions"
+    headers = {"Authorization": "Bearer sk-bench"}
+
+    def call(index: int) -> None:
+        response = session.post(url, json=_wire_body(index), headers=headers, timeout=30)
+        response.raise_for_status()
+        response.json()
+
+    _threaded(threads * 4, threads, call)  # open the connections first
+    return _threaded(calls, threads, call)
+
+
+def openai_loop(base_url: str, calls: int, threads: int) -> dict[str, Any] | str:
+    """The same calls through the official ``openai`` client inline, or why not."""
+    try:
+        import openai
+    except ImportError:
+        return "the openai package is not installed (pip install openai)"
+    client = openai.OpenAI(base_url=f"{base_url}/d0/v1", api_key="sk-bench", max_retries=0)
+
+    def call(index: int) -> None:
+        body = _wire_body(index)
+        client.chat.completions.create(model=body["model"], messages=body["messages"])
+
+    _threaded(threads * 4, threads, call)
+    figures = _threaded(calls, threads, call)
+    figures["version"] = openai.__version__
+    return figures
+
+
+def overhead(bench: Bench, jobs: int, processes: int, threads: int) -> dict[str, Any]:
+    """The queue against the bare HTTP loop and the openai client, zero provider delay."""
+    slots = processes * threads
+    bare = requests_loop(bench.server, jobs, slots)
+    sdk = openai_loop(bench.server, jobs, slots)
+    configuration = bench.configure(0)
+    with workers(bench, processes, threads) as running:
+        queued = _drive(bench, jobs, configuration, running)
+    figures: dict[str, Any] = {
+        "processes": processes,
+        "threads": threads,
+        **queued,
+        "requests_per_s": bare["per_s"],
+        "requests_cpu_ms_per_call": bare["cpu_ms_per_call"],
+        "worker_vs_requests_ratio": round(queued["jobs_per_s"] / bare["per_s"], 3),
+    }
+    if isinstance(sdk, str):
+        figures["openai_skipped"] = sdk
+    else:
+        figures.update(
+            openai_per_s=sdk["per_s"],
+            openai_cpu_ms_per_call=sdk["cpu_ms_per_call"],
+            openai_version=sdk["version"],
+            worker_vs_openai_ratio=round(queued["jobs_per_s"] / sdk["per_s"], 3),
+        )
+    return figures
+
+
+def logging_cost(bench: Bench, jobs: int, processes: int, threads: int) -> dict[str, Any]:
+    """The same drive with every job's INFO events logged (JSON to stderr)."""
+    configuration = bench.configure(0)
+    with workers(bench, processes, threads) as running:
+        quiet = _drive(bench, jobs, configuration, running)
+    with workers(bench, processes, threads, OPENAI_WORKER_LOG_LEVEL="INFO") as running:
+        loud = _drive(bench, jobs, configuration, running)
+    return {
+        "jobs": jobs,
+        "processes": processes,
+        "threads": threads,
+        "warning_jobs_per_s": quiet["jobs_per_s"],
+        "warning_cpu_ms_per_job": quiet["worker_cpu_ms_per_job"],
+        "info_jobs_per_s": loud["jobs_per_s"],
+        "info_cpu_ms_per_job": loud["worker_cpu_ms_per_job"],
+        "info_vs_warning_throughput_ratio": round(loud["jobs_per_s"] / quiet["jobs_per_s"], 3),
+    }
+
+
+def concurrency(
+    bench: Bench, jobs: int, processes: int, threads: int, delay_ms: int
+) -> dict[str, Any]:
+    """Throughput with a slow provider against Little's law: slots / delay."""
+    configuration = bench.configure(delay_ms)
+    with workers(bench, processes, threads) as running:
+        queued = _drive(bench, jobs, configuration, running)
+    slots = processes * threads
+    bound = slots / (delay_ms / 1000)
+    # A batch of jobs runs in whole waves of `slots` jobs, so even a perfect queue
+    # finishes `jobs` in ceil(jobs / slots) delays.
+    waves_bound = jobs / (math.ceil(jobs / slots) * delay_ms / 1000)
+    return {
+        "processes": processes,
+        "threads": threads,
+        "delay_ms": delay_ms,
+        **queued,
+        "bound_jobs_per_s": round(bound, 1),
+        "efficiency_ratio": round(queued["jobs_per_s"] / bound, 3),
+        "whole_waves_efficiency_ratio": round(queued["jobs_per_s"] / waves_bound, 3),
+    }
+
+
+def latency(bench: Bench, jobs: int, processes: int, threads: int, gap_ms: int) -> dict[str, Any]:
+    """One job at a time, ``gap_ms`` apart: time queued, and time in the worker."""
+    bare_ms = []
+    session = requests.Session()
+    url = f"{bench.server}/d0/v1/chat/completions"
+    for index in range(max(jobs, 50)):
+        started = time.perf_counter()
+        session.post(url, json=_wire_body(index), timeout=30).json()
+        bare_ms.append((time.perf_counter() - started) * 1000)
+    configuration = bench.configure(0)
+    queued_ms, worker_ms, end_to_end_ms = [], [], []
+    with workers(bench, processes, threads):
+        time.sleep(1.5)  # let every consumer fall back to its idle polling
+        for index in range(jobs):
+            started = time.perf_counter()
+            [job_id] = submit_chats(bench.client, 1, configuration)
+            [record] = wait_all(bench.client, [job_id], timeout_s=30, poll_s=0.0005)
+            end_to_end_ms.append((time.perf_counter() - started) * 1000)
+            begun = timestamp(record["started_at"])
+            queued_ms.append((begun - timestamp(record["enqueued_at"])) * 1000)
+            worker_ms.append((timestamp(record["finished_at"]) - begun) * 1000)
+            time.sleep(gap_ms / 1000 * (0.5 + (index % 10) / 10))
+    provider_ms = percentile(bare_ms, 0.5)
+    return {
+        "jobs": jobs,
+        "processes": processes,
+        "threads": threads,
+        "gap_ms": gap_ms,
+        "queued_p50_ms": round(percentile(queued_ms, 0.5), 1),
+        "queued_p99_ms": round(percentile(queued_ms, 0.99), 1),
+        "in_worker_p50_ms": round(percentile(worker_ms, 0.5), 1),
+        "in_worker_p99_ms": round(percentile(worker_ms, 0.99), 1),
+        "provider_call_p50_ms": round(provider_ms, 2),
+        "beyond_provider_p50_ms": round(percentile(worker_ms, 0.5) - provider_ms, 1),
+        "beyond_provider_p99_ms": round(percentile(worker_ms, 0.99) - provider_ms, 1),
+        "end_to_end_p50_ms": round(percentile(end_to_end_ms, 0.5), 1),
+        "end_to_end_p99_ms": round(percentile(end_to_end_ms, 0.99), 1),
+    }
+
+
+def embeddings(bench: Bench, chunks: int, dims: int) -> dict[str, Any]:
+    """One ``embeddings_list_input`` job of many chunks, in a 1 × 1 worker."""
+    name = bench.configure(0, f"bench-embeddings-{dims}", dims=dims)
+    text = "A paragraph of a document, about two hundred characters long. " * 3
+    payload = {
+        "configuration": name,
+        "model": "text-embedding-3-small",
+        "chunks": [{"input": text, "key": f"doc-1#{i}"} for i in range(chunks)],
+    }
+    with workers(bench, 1, 1) as running:
+        requests_before = server_requests(bench.server)
+        started = time.time()
+        job_id = bench.client.submit("embeddings_list_input", payload)
+        [record] = wait_all(bench.client, [job_id], timeout_s=600, poll_s=0.05)
+        elapsed = timestamp(record["finished_at"]) - started
+        stored = bench.client.redis.hstrlen(bench.client.results._key("job", job_id), "record")
+        figures: dict[str, Any] = {
+            "chunks": chunks,
+            "dimensions": dims,
+            "status": record["status"],
+            "http_requests": server_requests(bench.server) - requests_before,
+            "seconds": round(elapsed, 2),
+            "worker_peak_rss_mb": running.peak_rss_mb(),
+            "result_mb": round(stored / 1e6, 1),
+        }
+    if record["status"] != "succeeded":
+        figures["error"] = record["error"]
+    else:
+        figures["vectors"] = len(record["output"]["chunks"])
+    return figures
+
+
+def scale_out(bench: Bench, jobs: int, threads: int) -> dict[str, Any]:
+    """Draining a full queue with 1 worker process, then with 2 (zero provider delay)."""
+    configuration = bench.configure(0)
+    figures: dict[str, Any] = {"jobs": jobs, "threads": threads}
+    for processes in (1, 2):
+        with workers(bench, processes, threads) as running:
+            running.pause()  # fill the queue first, so only the draining is timed
+            job_ids = submit_chats(bench.client, jobs, configuration)
+            cpu_before = running.cpu_s()
+            resumed = time.time()
+            running.resume()
+            found = wait_all(bench.client, job_ids, timeout_s=300)
+            cpu_s = running.cpu_s() - cpu_before
+        last = max(timestamp(r["finished_at"]) for r in found)
+        figures[f"p{processes}_succeeded"] = _succeeded(found)
+        figures[f"p{processes}_jobs_per_s"] = round(jobs / (last - resumed), 1)
+        figures[f"p{processes}_cpu_ms_per_job"] = round(cpu_s * 1000 / jobs, 3)
+    figures["two_vs_one_ratio"] = round(figures["p2_jobs_per_s"] / figures["p1_jobs_per_s"], 3)
+    return figures

@@ -1,0 +1,79 @@
+"""The benchmark runs end to end in its quick form and reports every scenario.
+
+No timing thresholds: figures depend on the machine; only their presence and sanity
+are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+EXPECTED = {
+    "overhead": [
+        "jobs_per_s",
+        "requests_per_s",
+        "worker_vs_requests_ratio",
+        "worker_cpu_ms_per_job",
+    ],
+    "logging": ["warning_jobs_per_s", "info_jobs_per_s", "info_vs_warning_throughput_ratio"],
+    "concurrency": ["jobs_per_s", "bound_jobs_per_s", "efficiency_ratio"],
+    "latency": ["queued_p50_ms", "queued_p99_ms", "beyond_provider_p50_ms", "in_worker_p99_ms"],
+    "embeddings": ["http_requests", "seconds", "worker_peak_rss_mb", "result_mb"],
+    "scale_out": ["p1_jobs_per_s", "p2_jobs_per_s", "two_vs_one_ratio"],
+}
+
+
+@pytest.fixture(scope="module")
+def lines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--scale", "0.5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    parsed = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return {line["scenario"]: line for line in parsed}
+
+
+def test_every_scenario_prints_one_json_line(lines: dict[str, dict[str, Any]]) -> None:
+    assert sorted(lines) == sorted(EXPECTED)
+    for line in lines.values():
+        assert "failed" not in line
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED))
+def test_each_scenario_reports_its_figures_as_positive_numbers(
+    lines: dict[str, dict[str, Any]], scenario: str
+) -> None:
+    figures = lines[scenario]
+    for key in EXPECTED[scenario]:
+        assert isinstance(figures[key], int | float), key
+        assert figures[key] > 0, key
+
+
+def test_every_job_of_the_quick_run_succeeded(lines: dict[str, dict[str, Any]]) -> None:
+    for scenario in ("overhead", "concurrency"):
+        assert lines[scenario]["succeeded"] == lines[scenario]["jobs"]
+    assert lines["scale_out"]["p1_succeeded"] == lines["scale_out"]["jobs"]
+    assert lines["scale_out"]["p2_succeeded"] == lines["scale_out"]["jobs"]
+    assert lines["embeddings"]["status"] == "succeeded"
+    assert lines["embeddings"]["vectors"] == lines["embeddings"]["chunks"]
+
+
+def test_ratios_are_named_as_ratios(lines: dict[str, dict[str, Any]]) -> None:
+    ratios = [key for line in lines.values() for key in line if key.endswith("_ratio")]
+    assert "worker_vs_requests_ratio" in ratios
+    assert "efficiency_ratio" in ratios
+    assert "two_vs_one_ratio" in ratios
