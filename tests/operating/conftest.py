@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -41,3 +41,45 @@ def eventually() -> Callable[..., Any]:
 @pytest.fixture
 def port() -> int:
     return free_port()
+
+
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def _rabbitmq_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def rabbitmq_url(namespace: str) -> Iterator[str]:
+    """RabbitMQ on 127.0.0.1:5672; this test's queues (named after its namespace) go after."""
+    if not _rabbitmq_reachable():
+        pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+    yield RABBITMQ_URL
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    channel = connection.channel()
+    for suffix in ("jobs", "jobs.DQ", "jobs.XQ"):
+        channel.queue_delete(f"{namespace}.{suffix}")
+    connection.close()
+
+
+@pytest.fixture
+def rabbitmq_client(redis_url: str, namespace: str, rabbitmq_url: str) -> Iterator[Any]:
+    """A producer whose jobs travel on RabbitMQ; results stay in Redis."""
+    from support import SECRET_KEY
+
+    from worker.client import Client
+    from worker.settings import Settings
+
+    settings = Settings(
+        redis_url=redis_url, namespace=namespace, secret_keys=(SECRET_KEY,), broker_url=rabbitmq_url
+    )
+    producer = Client(settings, url=redis_url)
+    yield producer
+    producer.close()

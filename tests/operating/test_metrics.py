@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import Reply, chat_completion, make_configuration, provider_error
+from support import Reply, make_configuration, provider_error
 
 from worker.metrics import PrometheusObserver, token_counts
 
