@@ -15,6 +15,8 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 from dramatiq.middleware import prometheus as dramatiq_prometheus
 
+from worker.connections import redis_client
+from worker.heartbeats import Beating, Heartbeats
 from worker.metrics import host_metrics_dir, serve_metrics
 from worker.middleware import JobLogContext
 from worker.settings import Settings
@@ -59,9 +61,28 @@ def build_broker(settings: Settings, url: str, *, for_workers: bool = True) -> A
         )
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(JobLogContext())
+    if for_workers:
+        broker.add_middleware(WorkerHeartbeat(settings, url))
     if for_workers and settings.metrics_port is not None:
         broker.add_middleware(_host_metrics(settings))
     return broker
+
+
+class WorkerHeartbeat(dramatiq.Middleware):
+    """Keep this worker process's entry in ``{namespace}:workers`` fresh while it runs."""
+
+    def __init__(self, settings: Settings, url: str) -> None:
+        self.settings, self.url = settings, url
+        self.beating: Beating | None = None
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        heartbeats = Heartbeats(redis_client(self.url), self.settings.namespace)
+        self.beating = Beating(heartbeats, min(5.0, self.settings.heartbeat_timeout_s / 4))
+        self.beating.start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        if self.beating is not None:
+            self.beating.stop()
 
 
 class HostMetrics(dramatiq_prometheus.Prometheus):
