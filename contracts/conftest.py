@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Appended, not prepended: tests/ (with its own conftest) must keep precedence.
+sys.path.append(str(Path(__file__).resolve().parent))
 
 from support import SECRET_KEY  # noqa: E402
 
