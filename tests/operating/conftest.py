@@ -106,7 +106,9 @@ def cli(redis_url: str, namespace: str, tmp_path: Path) -> Any:
         )
         environment.update(env)
         done = subprocess.run(
-            [sys.executable, "-m", "worker.cli", *args],
+            # As the installed ``openai-worker`` script runs it (``-m worker.cli`` would
+            # load the module twice, as __main__ and as worker.cli).
+            [sys.executable, "-c", "from worker.cli import main; raise SystemExit(main())", *args],
             input=stdin,
             capture_output=True,
             text=True,
