@@ -1,9 +1,11 @@
-"""How large an ``embeddings_list_input`` job can be: result size and worker memory.
+"""How large an ``embeddings_list_input`` job can be: worker memory, stored size, time.
 
 Runs the real operation (batching, decoding, output) in a child process per size,
-against a local wire-format server in this process, and prints for each size the
-result record's JSON size (what goes into one Redis value) and the child's peak RSS.
-Not a test: a measurement, for the README. Usage:
+against a local wire-format server in this process, and stores the result through the
+real ``RedisResultStore`` (``REDIS_URL``, or an embedded server in a temporary
+directory), as a worker does. Prints for each size: the child's peak RSS, the bytes
+stored in Redis (record plus output parts), the wall time of the job including the
+write, and the number of HTTP requests. Not a test: a measurement, for the README.
 
     .venv/bin/python bench/embeddings_size.py [CHUNKS ...] [--dims N] [--format float|base64]
 """
@@ -13,12 +15,15 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import random
 import resource
 import struct
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +36,14 @@ def answer(dims: int, encoding: str) -> Any:
     from support import Reply
 
     rng = random.Random(7)
-    # A pool of realistic vectors reused across inputs keeps the server fast.
-    pool = [[round(rng.gauss(0, 0.03), 10) for _ in range(dims)] for _ in range(16)]
+    # A pool of float32 vectors (printed as doubles, as the API does) reused across
+    # inputs keeps the server fast.
+    pool = [
+        struct.unpack(
+            f"<{dims}f", struct.pack(f"<{dims}f", *(rng.gauss(0, 0.03) for _ in range(dims)))
+        )
+        for _ in range(16)
+    ]
     packed = [base64.b64encode(struct.pack(f"<{dims}f", *v)).decode() for v in pool]
 
     def handle(request: Any) -> Any:
@@ -52,13 +63,15 @@ def answer(dims: int, encoding: str) -> Any:
     return handle
 
 
-def child(url: str, chunks: int, encoding: str) -> None:
-    """Run one job in this process; print its figures as JSON."""
+def child(url: str, redis_url: str, chunks: int, dims: int, encoding: str) -> None:
+    """Run one job in this process and store its record; print its figures as JSON."""
+    import redis
     from support import make_configuration
 
     from worker.functions import FunctionRegistry
     from worker.operations import OPERATIONS, JobContext
     from worker.providers import ProviderClient, provider_for
+    from worker.results import RedisResultStore
     from worker.settings import Settings
     from worker.transport import HttpClient
 
@@ -71,21 +84,37 @@ def child(url: str, chunks: int, encoding: str) -> None:
         "configuration": "test",
         "model": "text-embedding-3-small",
         "encoding_format": encoding,
+        "dimensions": dims,
         "chunks": [{"input": text, "key": f"doc-1#{i}"} for i in range(chunks)],
     }
+    connection = redis.Redis.from_url(redis_url)
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    store = RedisResultStore(connection, namespace, ttl_s=600)
     started = time.monotonic()
-    data = operation.schema().load(payload)
-    outcome = operation.run(ctx, data)
-    record = {"job_id": "bench", "status": "succeeded", "output": outcome.output}
-    stored = json.dumps(record)  # what RedisResultStore.put writes
+    try:
+        outcome = operation.run(ctx, operation.schema().load(payload))
+    except Exception as exc:  # a refusal is a figure too
+        print(json.dumps({"chunks": chunks, "refused": str(exc)}))
+        return
+    store.put({"job_id": "bench", "status": "succeeded", "output": outcome.output})
+    seconds = time.monotonic() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    keys = list(connection.scan_iter(match=f"{namespace}:*", count=1000))
+    stored = sum(
+        connection.hstrlen(key, "record")
+        if connection.type(key) == b"hash"
+        else connection.strlen(key)
+        for key in keys
+    )
+    connection.delete(*keys)
     print(
         json.dumps(
             {
                 "chunks": chunks,
-                "result_mb": round(len(stored) / 1e6, 1),
+                "stored_mb": round(stored / 1e6, 1),
+                "redis_keys": len(keys),
                 "peak_rss_mb": round(peak_kib / 1024),
-                "seconds": round(time.monotonic() - started, 1),
+                "seconds": round(seconds, 1),
             }
         )
     )
@@ -93,42 +122,43 @@ def child(url: str, chunks: int, encoding: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("chunks", nargs="*", type=int, default=[1000, 5000, 20000])
+    parser.add_argument("chunks", nargs="*", type=int, default=[5000, 20000, 50000])
     parser.add_argument("--dims", type=int, default=1536)
     parser.add_argument("--format", choices=["float", "base64"], default="float")
-    parser.add_argument("--child", nargs=2, metavar=("URL", "CHUNKS"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("URL", "REDIS", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], int(args.child[1]), args.format)
+        url, redis_url, chunks = args.child
+        child(url, redis_url, int(chunks), args.dims, args.format)
         return
 
     from support import WireServer
 
+    from worker import embedded_redis
+
+    data_dir = Path(tempfile.mkdtemp(prefix="owbench-"))
+    redis_url = os.environ.get("REDIS_URL") or embedded_redis.ensure_running(data_dir)
     server = WireServer()
     server.handler = answer(args.dims, args.format)
     print(f"dims={args.dims} encoding_format={args.format}")
     try:
         for chunks in args.chunks:
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--format",
-                    args.format,
-                    "--child",
-                    server.url,
-                    str(chunks),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            server.requests.clear()
+            command = [sys.executable, __file__, "--format", args.format, "--dims"]
+            command += [str(args.dims), "--child", server.url, redis_url, str(chunks)]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
             lines = done.stdout.strip().splitlines()
-            figures = lines[-1] if lines else ""
-            error = done.stderr.strip().splitlines()[-1:] if done.returncode else []
-            print(figures or f"chunks={chunks}: failed: {' '.join(error)}")
+            if done.returncode or not lines:
+                error = done.stderr.strip().splitlines()[-1:]
+                print(f"chunks={chunks}: failed: {' '.join(error)}")
+                continue
+            figures = json.loads(lines[-1])
+            figures["http_requests"] = len(server.requests)
+            print(json.dumps(figures))
     finally:
         server.close()
+        if not os.environ.get("REDIS_URL"):
+            embedded_redis.stop(data_dir)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 ``embeddings_list_input`` takes any number of chunks up to ``MAX_CHUNKS``; the worker
 splits them into requests the API accepts. The bound keeps one job's result (every
-vector, as JSON, in one Redis value) and the worker's memory within reason; the README
-gives the measured figures behind it.
+vector, as JSON, stored in parts in Redis) and the worker's memory within reason; the
+worker also caps chunks × dimensions. The README gives the measured figures behind both.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from schemas.common import PayloadSchema, StrictInteger, WireObject, text
 
 #: Most chunks one ``embeddings_list_input`` job takes (see the README's measurements).
-MAX_CHUNKS = 20_000
+MAX_CHUNKS = 100_000
 #: Most inputs one Embeddings request takes (the API's limit).
 MAX_INPUTS_PER_REQUEST = 2048
 #: Longest single input in characters: far above any model's token limit, which the

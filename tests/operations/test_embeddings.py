@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import base64
+import json
 import struct
+from array import array
 from typing import Any
 
+import pytest
 from support import Recorded, Reply, make_configuration, provider_error
 
+from schemas.embeddings import MAX_CHUNKS
+from worker.operations import embeddings
 from worker.operations._embedding_batches import plan_batches
 from worker.operations._tokens import TokenCounter
+from worker.operations._vectors import decode_vector, vector_json
+from worker.operations.embeddings import MAX_RESULT_VALUES
 
 
 def vector_for(text: str, dims: int = 3) -> list[float]:
     """A vector the wire server derives from the input, so mapping mistakes show."""
     seed = sum(map(ord, text)) % 1000
     return [seed / 1000.0 + i for i in range(dims)]
+
+
+def as_float32(values: list[float]) -> list[float]:
+    """The values as the API computes them (float32), read back as Python floats."""
+    return list(array("f", values))
 
 
 def embeddings_answer(request: Recorded, *, reverse: bool = False) -> Reply:
@@ -46,7 +58,7 @@ def test_a_single_input_is_answered_with_its_vector(
     )
 
     assert record["success"] is True
-    assert record["output"] == {"embedding_vector": vector_for("hello")}
+    assert as_float32(record["output"]["embedding_vector"]) == as_float32(vector_for("hello"))
     assert record["usage"] == {"prompt_tokens": 1, "total_tokens": 1}
     body = wire_server.last.json
     assert body["input"] == "hello"
@@ -80,7 +92,7 @@ def test_base64_answers_are_decoded_to_floats(
     vector = record["output"]["embedding_vector"]
     expected = vector_for("hello")
     assert all(isinstance(x, float) for x in vector)
-    assert [round(x, 5) for x in vector] == [round(x, 5) for x in expected]
+    assert as_float32(vector) == as_float32(expected)
 
 
 def test_five_thousand_chunks_are_split_into_requests_and_come_back_in_order(
@@ -105,9 +117,7 @@ def test_five_thousand_chunks_are_split_into_requests_and_come_back_in_order(
     assert [c["index"] for c in out] == list(range(5000))
     assert [c["key"] for c in out] == [c["key"] for c in chunks]
     for sent, got in zip(chunks, out, strict=True):
-        assert [round(x, 4) for x in got["embedding_vector"]] == [
-            round(x, 4) for x in vector_for(sent["input"])
-        ]
+        assert as_float32(got["embedding_vector"]) == as_float32(vector_for(sent["input"]))
     assert record["usage"]["total_tokens"] == 5000
 
 
@@ -165,11 +175,11 @@ def test_an_answer_missing_vectors_fails_clearly(run_job: Any, wire_server: Any)
     assert "0 vectors for 1 inputs" in record["error"]["message"]
 
 
-def test_a_result_too_large_for_one_record_is_refused_before_sending(
+def test_a_result_over_the_value_limit_is_refused_before_sending(
     run_job: Any, wire_server: Any
 ) -> None:
     harness = run_job(make_configuration("openai", wire_server.url))
-    chunks = [{"input": "a"}] * 5000
+    chunks = [{"input": "a"}] * (MAX_RESULT_VALUES // 3072 + 1)
 
     record = harness.run(
         "embeddings_list_input",
@@ -181,16 +191,63 @@ def test_a_result_too_large_for_one_record_is_refused_before_sending(
     assert wire_server.requests == []
 
 
+def test_a_result_over_the_value_limit_is_refused_after_the_first_answer(
+    run_job: Any, wire_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a limit of 10 values, and more chunks of 3-dimensional vectors than one
+    # request takes
+    monkeypatch.setattr(embeddings, "MAX_RESULT_VALUES", 10)
+    wire_server.handler = embeddings_answer
+    harness = run_job(make_configuration("openai", wire_server.url))
+    chunks = [{"input": str(i)} for i in range(2049)]
+
+    record = harness.run(
+        "embeddings_list_input", {"configuration": "test", "model": "m", "chunks": chunks}
+    )
+
+    # Then the first answer tells the size, and no more requests are paid for
+    assert record["error"]["type"] == "validation"
+    assert "2049 chunks × 3 dimensions" in record["error"]["message"]
+    assert len(wire_server.requests) == 1
+
+
 def test_too_many_chunks_are_refused_at_validation(run_job: Any, wire_server: Any) -> None:
     harness = run_job(make_configuration("openai", wire_server.url))
 
     record = harness.run(
         "embeddings_list_input",
-        {"configuration": "test", "model": "m", "chunks": [{"input": "a"}] * 20_001},
+        {"configuration": "test", "model": "m", "chunks": [{"input": "a"}] * (MAX_CHUNKS + 1)},
     )
 
     assert record["error"]["type"] == "validation"
     assert "chunks" in record["error"]["message"]
+    assert wire_server.requests == []
+
+
+def test_an_answer_with_a_value_that_is_not_finite_fails_clearly(
+    run_job: Any, wire_server: Any
+) -> None:
+    packed = base64.b64encode(struct.pack("<3f", 0.5, float("inf"), 0.25)).decode()
+    answer = {"object": "list", "model": "m", "data": [{"index": 0, "embedding": packed}]}
+    wire_server.script(Reply(json=answer))
+    harness = run_job(make_configuration("openai", wire_server.url))
+
+    record = harness.run(
+        "embeddings_single_input",
+        {"configuration": "test", "model": "m", "input": "a", "encoding_format": "base64"},
+    )
+
+    assert record["error"]["type"] == "provider"
+    assert "not finite" in record["error"]["message"]
+
+
+def test_vectors_keep_every_float32_value_exactly() -> None:
+    values = array("f", [0.1, -1e-7, 3.4e38, 1 / 3, -0.0123456789, 0.0])
+
+    text = vector_json(decode_vector(list(values)))
+
+    assert array("f", json.loads(text)) == values
+    assert len(text) < len(json.dumps(list(values)))
 
 
 def test_advanced_sends_the_request_as_given_and_returns_the_whole_answer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 from schemas.embeddings import (
@@ -12,13 +13,13 @@ from schemas.embeddings import (
 from worker.errors import ProviderError, ValidationError
 from worker.operations._embedding_batches import plan_batches
 from worker.operations._tokens import token_counter
-from worker.operations._vectors import decode_vector
+from worker.operations._vectors import ChunkVectors, decode_vector, vector_floats
 from worker.operations.base import JobContext, Operation, Outcome, add_usage
 
 EMBEDDINGS_PATH = "embeddings"
 #: Most vector values (chunks × dimensions) one result holds: about 150 MB of JSON in
 #: Redis and 0.5 GB of worker memory at the peak (figures in the README).
-MAX_RESULT_VALUES = 10_000_000
+MAX_RESULT_VALUES = 100_000_000
 
 
 def _options(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
@@ -31,13 +32,13 @@ def _options(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _vectors(response: dict[str, Any], count: int) -> list[list[float]]:
+def _vectors(response: dict[str, Any], count: int) -> list[array[float]]:
     """The answer's vectors in input order, checked to cover every input once."""
     data = response.get("data")
     if not isinstance(data, list) or len(data) != count:
         got = len(data) if isinstance(data, list) else "no"
         raise ProviderError(f"the embeddings answer has {got} vectors for {count} inputs")
-    ordered: list[list[float] | None] = [None] * count
+    ordered: list[array[float] | None] = [None] * count
     for item in data:
         index = item.get("index") if isinstance(item, dict) else None
         if not isinstance(index, int) or not 0 <= index < count or ordered[index] is not None:
@@ -62,7 +63,7 @@ def embeddings_single_input(ctx: JobContext, payload: dict[str, Any]) -> Outcome
     body = {**_options(ctx, payload), "input": payload["input"]}
     response = ctx.client.post_json(EMBEDDINGS_PATH, body)
     [vector] = _vectors(response, 1)
-    return Outcome({"embedding_vector": vector}, response.get("usage"))
+    return Outcome({"embedding_vector": vector_floats(vector)}, response.get("usage"))
 
 
 def embeddings_list_input(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
@@ -73,24 +74,25 @@ def embeddings_list_input(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
     texts = [chunk["input"] for chunk in chunks]
     batches = plan_batches(texts, token_counter())
     options = _options(ctx, payload)
-    out: list[dict[str, Any]] = []
+    output = ChunkVectors([chunk["key"] for chunk in chunks])
     usage: dict[str, Any] | None = None
     for number, batch in enumerate(batches):
         response = ctx.client.post_json(
             EMBEDDINGS_PATH, {**options, "input": texts[batch.start : batch.stop]}
         )
         vectors = _vectors(response, batch.stop - batch.start)
+        usage = add_usage(usage, response.get("usage"))
+        # The parsed answer takes about eight times the room of its float32 vectors:
+        # let it go before the next one arrives.
+        del response
         if number == 0 and vectors:
             # Checked after the first answer, before paying for the rest.
             _check_result_size(len(chunks), len(vectors[0]))
-        for offset, vector in enumerate(vectors):
-            index = batch.start + offset
-            out.append({"index": index, "key": chunks[index]["key"], "embedding_vector": vector})
-        usage = add_usage(usage, response.get("usage"))
+        output.extend(vectors)
         ctx.log.info(
             "embeddings.batch_done", batch=number + 1, batches=len(batches), inputs=len(vectors)
         )
-    return Outcome({"chunks": out}, usage)
+    return Outcome(output, usage)
 
 
 def embeddings_advanced(ctx: JobContext, payload: dict[str, Any]) -> Outcome:

@@ -1,14 +1,18 @@
 """Result records: what a producer reads back for each job."""
 
+from worker.results.parts import DEFAULT_PART_BYTES
 from worker.results.record import FINAL_STATUSES, STATUSES, new_record, now_iso
 from worker.results.store import MemoryResultStore, RedisResultStore, ResultStore
+from worker.results.streamed import StreamedOutput
 
 __all__ = [
+    "DEFAULT_PART_BYTES",
     "FINAL_STATUSES",
     "STATUSES",
     "MemoryResultStore",
     "RedisResultStore",
     "ResultStore",
+    "StreamedOutput",
     "new_record",
     "now_iso",
 ]

@@ -15,26 +15,36 @@ from typing import Any, Protocol
 
 import redis
 
+from worker.results.parts import DEFAULT_PART_BYTES, OutputParts, PartsMarker
 from worker.results.record import FINAL_STATUSES
+from worker.results.streamed import output_pieces, plain_output
 
-# KEYS: the record hash, the failed-jobs index. ARGV: status, record JSON, TTL, force,
-# job id, now (seconds). Failed jobs are indexed by time; entries older than the TTL
-# (their records have expired) are trimmed whenever one is added.
+# KEYS: the record hash, the failed-jobs index, then the parts of a large output (if
+# any). ARGV: status, record JSON, TTL, force, job id, now (seconds), the parts' marker
+# ('' for none). Failed jobs are indexed by time; entries older than the TTL (their
+# records have expired) are trimmed whenever one is added. A refused write deletes its
+# own parts; an accepted one gives them the record's TTL and returns the marker of the
+# parts it replaced, for the caller to delete.
 _PUT_UNLESS_FINAL = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status and (status == 'succeeded' or status == 'failed') and ARGV[4] ~= '1' then
-  return 0
+  for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+  return {0, ''}
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'record', ARGV[2])
+local replaced = redis.call('HGET', KEYS[1], 'parts') or ''
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'record', ARGV[2], 'parts', ARGV[7])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 if ARGV[1] == 'failed' then
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[6]) - tonumber(ARGV[3]))
 else
   redis.call('ZREM', KEYS[2], ARGV[5])
 end
-return 1
+return {1, replaced}
 """
+#: The record's field naming the parts that hold its output (internal to this module).
+_PARTS_FIELD = "_output_parts"
 
 
 class ResultStore(Protocol):
@@ -62,33 +72,78 @@ class ResultStore(Protocol):
 
 
 class RedisResultStore:
-    """Result records in Redis hashes ``{namespace}:job:{id}``."""
+    """Result records in Redis hashes ``{namespace}:job:{id}``.
 
-    def __init__(self, client: redis.Redis, namespace: str, ttl_s: int) -> None:
+    An output whose JSON text exceeds ``part_bytes`` is kept in parts (``parts.py``),
+    written before the record; the record then holds ``"output": null`` and a marker
+    naming the parts, and ``get`` puts the output back in place.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        namespace: str,
+        ttl_s: int,
+        *,
+        part_bytes: int = DEFAULT_PART_BYTES,
+    ) -> None:
         self.client = client
         self.namespace = namespace
         self.ttl_s = ttl_s
+        self.parts = OutputParts(client, namespace, part_bytes)
         self._put = client.register_script(_PUT_UNLESS_FINAL)
 
     def _key(self, kind: str, ident: str) -> str:
         return f"{self.namespace}:{kind}:{ident}"
 
     def get(self, job_id: str) -> dict[str, Any] | None:
-        raw = self.client.hget(self._key("job", job_id), "record")
-        return None if raw is None else dict(json.loads(raw))
+        # A record can be replaced between reading it and reading its parts (which the
+        # replacing write deletes): then read the new record.
+        for _ in range(3):
+            raw = self.client.hget(self._key("job", job_id), "record")
+            if raw is None:
+                return None
+            record: dict[str, Any] = json.loads(raw)
+            marker = record.pop(_PARTS_FIELD, None)
+            if marker is None:
+                return record
+            text = self.parts.read(job_id, PartsMarker.from_dict(marker))
+            if text is not None:
+                record["output"] = json.loads(text)
+                return record
+        return None  # its parts keep vanishing: the record is expiring
 
     def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
         job_id = record["job_id"]
+        output = record.get("output")
+        fields = {name: value for name, value in record.items() if name != "output"}
+        marker: PartsMarker | None = None
+        if output is None:
+            text = json.dumps({**fields, "output": None})
+        else:
+            written = self.parts.write(job_id, output_pieces(output), self.ttl_s)
+            if isinstance(written, PartsMarker):
+                marker = written
+                text = json.dumps({**fields, "output": None, _PARTS_FIELD: marker.as_dict()})
+            else:
+                # The output's text goes in as it is, as the record's last member.
+                text = json.dumps(fields)[:-1] + ', "output": ' + written.decode() + "}"
         keys = [self._key("job", job_id), f"{self.namespace}:failed"]
+        if marker is not None:
+            keys += self.parts.keys(job_id, marker)
         args = [
             record["status"],
-            json.dumps(record),
+            text,
             self.ttl_s,
             "1" if force else "0",
             job_id,
             f"{time.time():.3f}",
+            marker.encode() if marker else "",
         ]
-        return bool(self._put(keys=keys, args=args))
+        written_flag, replaced = self._put(keys=keys, args=args)
+        if replaced:
+            self.parts.delete(job_id, PartsMarker.decode(_text(replaced)))
+        return bool(written_flag)
 
     def failed_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
         job_ids = self.client.zrevrange(f"{self.namespace}:failed", 0, max(limit, 1) - 1)
@@ -143,7 +198,8 @@ class MemoryResultStore:
             current = self.records.get(record["job_id"])
             if current and current["status"] in FINAL_STATUSES and not force:
                 return False
-            self.records[record["job_id"]] = json.loads(json.dumps(record))
+            stored = {**record, "output": plain_output(record.get("output"))}
+            self.records[record["job_id"]] = json.loads(json.dumps(stored))
             return True
 
     def save_payload(self, job_id: str, operation: str, payload: dict[str, Any]) -> None:
