@@ -6,7 +6,7 @@ returns an ``Outcome``. It knows nothing of Redis or Dramatiq.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from worker.transport import HttpClient, RetryPolicy
 class Outcome:
     """A successful operation's ``output`` and the token ``usage`` it reported."""
 
-    output: dict[str, Any]
+    output: Mapping[str, Any]
     usage: dict[str, Any] | None = None
 
 
