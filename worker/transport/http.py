@@ -11,6 +11,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -57,6 +58,35 @@ def _connect_only_retry() -> Retry:
     )
 
 
+class _Session(requests.Session):
+    """A session that reads the environment's proxy and CA settings once per host.
+
+    With ``trust_env`` requests walks the whole environment (proxies, ``NO_PROXY``, CA
+    bundles) for every request, which was the largest CPU cost of a chat job; a worker's
+    environment does not change while it runs, so the answer is kept per scheme and host.
+    """
+
+    MAX_HOSTS = 256
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[str, str], Any] = {}
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        if proxies or stream is not None or verify is not None or cert is not None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._environment:
+            if len(self._environment) >= self.MAX_HOSTS:
+                self._environment.clear()
+            self._environment[key] = super().merge_environment_settings(url, {}, None, None, None)
+        settings = self._environment[key]
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
 class HttpClient:
     """Sends requests through one pooled session, shared by all threads of a process."""
 
@@ -71,7 +101,7 @@ class HttpClient:
         if self._session is None:
             with self._lock:
                 if self._session is None:
-                    session = requests.Session()
+                    session = _Session()
                     adapter = HTTPAdapter(
                         pool_connections=8,
                         pool_maxsize=POOL_SIZE,
@@ -135,8 +165,6 @@ class HttpClient:
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return parts.netloc or url
 
