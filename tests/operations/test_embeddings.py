@@ -9,6 +9,7 @@ from array import array
 from typing import Any
 
 import pytest
+import redis
 from support import Recorded, Reply, make_configuration, provider_error
 
 from schemas.embeddings import MAX_CHUNKS
@@ -30,12 +31,12 @@ def as_float32(values: list[float]) -> list[float]:
     return list(array("f", values))
 
 
-def embeddings_answer(request: Recorded, *, reverse: bool = False) -> Reply:
+def embeddings_answer(request: Recorded, *, reverse: bool = False, dims: int = 3) -> Reply:
     body = request.json
     inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
     data = []
     for index, text in enumerate(inputs):
-        vector = vector_for(text)
+        vector = vector_for(text, dims)
         embedding: Any = vector
         if body.get("encoding_format") == "base64":
             embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
@@ -287,3 +288,30 @@ def test_a_provider_error_is_reported_with_its_message(run_job: Any, wire_server
     assert record["error"]["type"] == "provider"
     assert record["error"]["status_code"] == 400
     assert "8192" in record["error"]["message"]
+
+
+@pytest.mark.integration
+def test_a_job_too_large_for_one_redis_value_comes_back_whole_through_a_real_worker(
+    client: Any, start_worker: Any, wire_server: Any, redis_url: str, namespace: str
+) -> None:
+    # Given 3,000 chunks of 1536 dimensions: about 45 MB of JSON, more than one part
+    wire_server.handler = lambda request: embeddings_answer(request, dims=1536)
+    client.configurations().save(make_configuration("openai", wire_server.url))
+    start_worker(threads=1)
+    chunks = [{"input": f"chunk {i}", "key": f"doc#{i}"} for i in range(3000)]
+
+    job_id = client.submit(
+        "embeddings_list_input",
+        {"configuration": "test", "model": "m", "encoding_format": "base64", "chunks": chunks},
+    )
+    record = client.wait(job_id, 120)
+
+    # Then it was stored in parts, and reads back with every vector in input order
+    assert record["status"] == "succeeded", record["error"]
+    parts = list(redis.Redis.from_url(redis_url).scan_iter(match=f"{namespace}:output:{job_id}:*"))
+    assert len(parts) >= 2
+    out = record["output"]["chunks"]
+    assert [(c["index"], c["key"]) for c in out] == [(i, f"doc#{i}") for i in range(3000)]
+    for sent, got in zip(chunks, out, strict=True):
+        assert as_float32(got["embedding_vector"]) == as_float32(vector_for(sent["input"], 1536))
+    assert len(wire_server.requests) == 2
