@@ -6,6 +6,7 @@ Imported as ``support`` (pytest's ``pythonpath`` includes ``tests``).
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from collections import deque
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import psutil
 
 from worker.configuration import Configuration
 from worker.configurations import generate_secret_key
@@ -205,3 +208,18 @@ def dump_value(client: Any, key: bytes) -> bytes:
     if kind == b"zset":
         return b"\n".join(client.zrange(key, 0, -1))
     return b""
+
+
+def kill_hard(worker: Any) -> None:
+    """SIGKILL the worker and its processes, as a machine crash would."""
+    parent = psutil.Process(worker.process.pid)
+    for process in [*parent.children(recursive=True), parent]:
+        process.send_signal(signal.SIGKILL)
+    worker.process.wait(timeout=10)
+
+
+def wait_for(condition: Any, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)

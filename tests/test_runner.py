@@ -228,14 +228,14 @@ def test_a_job_that_keeps_killing_its_workers_ends_as_failed(
 ) -> None:
     harness = run_job(make_configuration("azure_api_key", wire_server.url), max_retries=2)
     record = new_record("j", "configuration_test", "test")
-    harness.results.put({**record, "status": "running", "attempts": 3})
+    harness.results.put({**record, "status": "running", "attempts": 5})
 
     decision = harness.runner.run("j", "configuration_test", {"configuration": "test"})
 
     assert decision == Done("failed")
     final = harness.results.get("j")
     assert final["error"]["type"] == "internal"
-    assert "interrupted 3 times" in final["error"]["message"]
+    assert "interrupted 5 times" in final["error"]["message"]
     assert wire_server.requests == []
 
 

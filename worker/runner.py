@@ -15,6 +15,7 @@ from typing import Any
 import marshmallow
 import structlog
 
+from worker.checkpoints import Checkpoints, MemoryCheckpoints
 from worker.configuration import Configuration
 from worker.configurations import ConfigurationStore
 from worker.errors import InternalError, ValidationError, WorkerError
@@ -28,6 +29,9 @@ from worker.settings import Settings
 from worker.transport import HttpClient, RetryPolicy
 
 log = structlog.get_logger("worker.runner")
+
+#: Deliveries lost with their worker that a job may have beyond its retry budget.
+INTERRUPTIONS_TOLERATED = 3
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class JobRunner:
         operations: dict[str, Operation] | None = None,
         observer: JobObserver | None = None,
         limiter_for: Callable[[Configuration], Limiter] | None = None,
+        checkpoints: Checkpoints | None = None,
     ) -> None:
         self.settings = settings
         self.results = results
@@ -104,6 +109,7 @@ class JobRunner:
         self.operations = OPERATIONS if operations is None else operations
         self.observer: JobObserver = observer or NullObserver()
         self.limiter_for = limiter_for or (lambda configuration: NoLimit())
+        self.checkpoints: Checkpoints = checkpoints or MemoryCheckpoints()
 
     def run(self, job_id: str, operation_name: str, payload: Any) -> Decision:
         """Run one delivery; never raises for anything a job can do wrong.
@@ -129,7 +135,9 @@ class JobRunner:
                 reason="a worker stopped while running it",
                 attempt=record["attempts"],
             )
-            if not self.policy.allows_retry(retries_done - 1):
+            # A crash is not the job's fault, so even a job without retries runs again;
+            # only one that keeps taking its workers down is given up.
+            if retries_done >= self.policy.max_retries + INTERRUPTIONS_TOLERATED:
                 error = InternalError(
                     f"the job was interrupted {retries_done} times (its worker crashed or was "
                     "killed while running it); not trying again"
@@ -178,6 +186,7 @@ class JobRunner:
             settings=self.settings,
             http=self.http,
             log=log,
+            checkpoint=self.checkpoints.for_job(job_id),
         )
         return operation.run(context, data)
 
@@ -226,6 +235,7 @@ class JobRunner:
         else:
             record.update(status="failed", success=False, output=None, error=error.as_dict())
         written = self.results.put(record)
+        self.checkpoints.clear(record["job_id"])
         if written:
             self.observer.job_finished(record, duration_s)
         event = "job.succeeded" if error is None else "job.failed"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import redis
 
+from worker.checkpoints import RedisCheckpoints
 from worker.configuration import Configuration
 from worker.configurations import ConfigurationStore, KeyRing, RedisBackend
 from worker.configurations.crypto import SecretKeyError
@@ -48,6 +49,7 @@ class Runtime:
             http=_http_client(settings),
             functions=registry,
             limiter_for=lambda configuration: limiter_for(client, settings, configuration),
+            checkpoints=RedisCheckpoints(client, settings.namespace, settings.result_ttl_s),
             observer=worker_observer(settings) if settings.metrics_port is not None else None,
         )
         return cls(settings, client, runner)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
-from support import SECRET_KEY, Reply, chat_completion, make_configuration
+from support import SECRET_KEY, Reply, chat_completion, kill_hard, make_configuration, wait_for
 
 from worker import embedded_redis
 from worker.client import Client
@@ -20,21 +17,6 @@ from worker.settings import Settings
 
 pytestmark = pytest.mark.integration
 HEARTBEAT = {"OPENAI_WORKER_HEARTBEAT_TIMEOUT_S": "2"}
-
-
-def kill_hard(worker: Any) -> None:
-    """SIGKILL the worker and its processes, as a machine crash would."""
-    parent = psutil.Process(worker.process.pid)
-    for process in [*parent.children(recursive=True), parent]:
-        process.send_signal(signal.SIGKILL)
-    worker.process.wait(timeout=10)
-
-
-def wait_for(condition: Any, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_a_job_of_a_killed_worker_is_taken_over_by_another(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,19 +28,36 @@ class ToolCallProblem(Exception):
 
 
 def run_tool_calls(
-    tool_calls: Sequence[Any], functions: Mapping[str, RegisteredFunction], log: Any = None
+    tool_calls: Sequence[Any],
+    functions: Mapping[str, RegisteredFunction],
+    log: Any = None,
+    *,
+    answered: Mapping[str, str] | None = None,
+    on_result: Callable[[str, str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """One ``tool`` message per call, in call order; calls run in parallel."""
+    """One ``tool`` message per call, in call order; calls run in parallel.
+
+    A call whose id is in ``answered`` (results saved before a redelivery) is not run
+    again; ``on_result`` hears of every new result as soon as it exists.
+    """
     log = log or _log
+    answered = answered or {}
+
+    def one(call: Any) -> dict[str, Any]:
+        call_id = str(call.get("id") or "") if isinstance(call, dict) else ""
+        if call_id and call_id in answered:
+            return {"role": "tool", "tool_call_id": call_id, "content": answered[call_id]}
+        message = _tool_message(call, functions, log)
+        if on_result is not None and call_id:
+            on_result(call_id, message["content"])
+        return message
+
     if len(tool_calls) <= 1:
-        return [_tool_message(call, functions, log) for call in tool_calls]
+        return [one(call) for call in tool_calls]
     workers = min(len(tool_calls), MAX_PARALLEL_CALLS)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tool-call") as pool:
         # Each call runs in a copy of this thread's context, so log lines keep the job id.
-        futures = [
-            pool.submit(contextvars.copy_context().run, _tool_message, call, functions, log)
-            for call in tool_calls
-        ]
+        futures = [pool.submit(contextvars.copy_context().run, one, call) for call in tool_calls]
         return [future.result() for future in futures]
 
 

@@ -9,6 +9,8 @@ or ``OPENAI_WORKER_MAX_TOOL_ROUNDS`` rounds of tool calls are used up (a
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,28 +73,73 @@ def complete_with_tools(
     max_rounds = ctx.settings.max_tool_rounds
     messages = list(body["messages"])
     usage: dict[str, Any] | None = None
-    for round_no in range(max_rounds + 1):
-        response = ctx.client.post_json(CHAT_PATH, {**body, "messages": messages})
-        usage = add_usage(usage, response.get("usage"))
-        message = _first_message(response)
-        calls = message.get("tool_calls")
-        calls = calls if isinstance(calls, list) else []
-        names = [_call_name(call) for call in calls]
-        if not functions or not names or caller_tools.intersection(names):
-            if usage is not None:
-                response["usage"] = usage
-            return response
-        if round_no == max_rounds:
-            raise FunctionError(
-                f"the model was still calling functions after {max_rounds} rounds "
-                f"(OPENAI_WORKER_MAX_TOOL_ROUNDS); it last called: {', '.join(names)}",
-                details={"rounds": max_rounds, "last_calls": names},
+    digest = _digest(body)
+    start_round: int = 0
+    pending: dict[str, Any] | None = None
+    answered: dict[str, str] = {}
+    if functions:
+        state, answered = ctx.checkpoint.load()
+        if state is not None and state.get("digest") == digest:
+            # A redelivery of a job interrupted mid-loop: resume where it stopped.
+            messages, usage, body = state["messages"], state["usage"], state["body"]
+            start_round, pending = state["round"], state["pending"]
+            ctx.log.info("chat.tool_loop_resumed", round=start_round + 1, answered=len(answered))
+        else:
+            answered = {}
+    for round_no in range(start_round, max_rounds + 1):
+        if pending is not None:
+            message, pending = pending, None
+        else:
+            response = ctx.client.post_json(CHAT_PATH, {**body, "messages": messages})
+            usage = add_usage(usage, response.get("usage"))
+            message = _first_message(response)
+            names = _call_names(message)
+            if not functions or not names or caller_tools.intersection(names):
+                if usage is not None:
+                    response["usage"] = usage
+                return response
+            if round_no == max_rounds:
+                raise FunctionError(
+                    f"the model was still calling functions after {max_rounds} rounds "
+                    f"(OPENAI_WORKER_MAX_TOOL_ROUNDS); it last called: {', '.join(names)}",
+                    details={"rounds": max_rounds, "last_calls": names},
+                )
+            # Save the round before running it: a redelivery must not ask the model
+            # again (new calls) nor run a call whose result is already saved.
+            ctx.checkpoint.save_state(
+                {
+                    "digest": digest,
+                    "messages": messages,
+                    "usage": usage,
+                    "body": body,
+                    "round": round_no,
+                    "pending": message,
+                }
             )
-        ctx.log.info("chat.tool_round", round=round_no + 1, calls=len(calls), functions=names)
+            answered = {}
+        calls = message["tool_calls"]
+        ctx.log.info(
+            "chat.tool_round", round=round_no + 1, calls=len(calls), functions=_call_names(message)
+        )
         messages.append(_assistant_turn(message))
-        messages.extend(run_tool_calls(calls, functions, ctx.log))
+        messages.extend(
+            run_tool_calls(
+                calls, functions, ctx.log, answered=answered, on_result=ctx.checkpoint.save_result
+            )
+        )
         body = _after_first_round(body)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _digest(body: dict[str, Any]) -> str:
+    """Identifies the request a checkpoint belongs to."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _call_names(message: dict[str, Any]) -> list[str]:
+    calls = message.get("tool_calls")
+    return [_call_name(call) for call in calls] if isinstance(calls, list) else []
 
 
 def _first_message(response: dict[str, Any]) -> dict[str, Any]:

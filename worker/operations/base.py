@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from marshmallow import Schema
 
+from worker.checkpoints import Checkpoint, MemoryCheckpoint
 from worker.errors import ValidationError
 from worker.functions import FunctionRegistry
 from worker.providers import ProviderClient
@@ -38,6 +39,8 @@ class JobContext:
     settings: Settings
     http: HttpClient
     log: Any = field(default_factory=structlog.get_logger)
+    #: Saved progress of the function-calling loop, read back on a redelivery.
+    checkpoint: Checkpoint = field(default_factory=MemoryCheckpoint)
 
     @property
     def sends_model(self) -> bool:
