@@ -1,0 +1,223 @@
+"""The web dashboard over real Redis: pages, escaping, the guarded retry, a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import threading
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from worker.dashboard import serve
+
+pytestmark = pytest.mark.integration
+HOSTILE = "<script>alert('x')</script>"
+
+
+@pytest.fixture
+def dashboard(client: Any) -> Iterator[str]:
+    server = serve(client, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def failed_job(client: Any, message: str = HOSTILE) -> str:
+    """A submitted job whose record says it failed (no worker needed)."""
+    payload = {"configuration": "test", "model": "gpt-4o-mini", "user_prompt": "hi"}
+    job_id: str = client.submit("chat_completions_without_history", payload)
+    record = client.result(job_id)
+    record.update(
+        status="failed",
+        success=False,
+        attempts=1,
+        error={"type": "provider", "message": message},
+        finished_at=record["enqueued_at"],
+    )
+    client.results.put(record)
+    return job_id
+
+
+def fetch(url: str, *, data: bytes | None = None, **headers: str) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_the_overview_lists_jobs_with_their_errors_escaped(client: Any, dashboard: str) -> None:
+    job_id = failed_job(client)
+
+    code, html = fetch(dashboard + "/")
+
+    assert code == 200
+    assert job_id in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    assert HOSTILE not in html
+    assert "0 live workers" in html
+    assert f'action="/jobs/{job_id}/retry"' in html
+
+
+def test_a_jobs_page_shows_its_full_record(client: Any, dashboard: str) -> None:
+    job_id = failed_job(client, "bad")
+
+    code, html = fetch(f"{dashboard}/jobs/{job_id}")
+    missing, _ = fetch(f"{dashboard}/jobs/nope")
+
+    assert code == 200
+    assert "&quot;attempts&quot;: 1" in html
+    assert "chat_completions_without_history" in html
+    assert missing == 404
+
+
+def test_retry_is_refused_without_post_or_from_another_origin(client: Any, dashboard: str) -> None:
+    job_id = failed_job(client)
+    retry = f"{dashboard}/jobs/{job_id}/retry"
+
+    assert fetch(retry)[0] == 405
+    assert fetch(retry, data=b"")[0] == 403  # no Origin nor Referer
+    assert fetch(retry, data=b"", Origin="https://evil.example")[0] == 403
+    assert fetch(retry, data=b"", Origin=dashboard, **{"Sec-Fetch-Site": "cross-site"})[0] == 403
+    assert client.result(job_id)["status"] == "failed"
+
+
+def test_a_same_origin_post_retries_the_failed_job(client: Any, dashboard: str) -> None:
+    job_id = failed_job(client)
+
+    code, _ = fetch(f"{dashboard}/jobs/{job_id}/retry", data=b"", Origin=dashboard)
+    again, page = fetch(f"{dashboard}/jobs/{job_id}/retry", data=b"", Origin=dashboard)
+
+    assert code == 303
+    assert client.result(job_id)["status"] == "queued"
+    assert again == 409
+    assert "only failed jobs can be retried" in page
+
+
+# --- in a real browser ----------------------------------------------------------------
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+BROWSER_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1280,900",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    available = os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        available = False
+    if not available:
+        if os.environ.get("OPENAI_WORKER_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium, chromium-driver and selenium are required")
+        pytest.skip("no chromium/chromium-driver/selenium here")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in BROWSER_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and raw rows of an 8-bit RGB(A) non-interlaced PNG."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks, header = 8, b"", b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        header = body if kind == b"IHDR" else header
+        chunks += body if kind == b"IDAT" else b""
+        pos += 12 + length
+    width, height, depth, color = struct.unpack(">IIBB", header[:10])
+    assert depth == 8
+    assert color in (2, 6)
+    step = 3 if color == 2 else 4
+    raw, stride, rows, previous = zlib.decompress(chunks), width * step, [], bytes(width * step)
+    for y in range(height):
+        kind, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
+        for x in range(stride):
+            left = line[x - step] if x >= step else 0
+            up, corner = previous[x], previous[x - step] if x >= step else 0
+            if kind == 1:
+                line[x] = (line[x] + left) & 255
+            elif kind == 2:
+                line[x] = (line[x] + up) & 255
+            elif kind == 3:
+                line[x] = (line[x] + (left + up) // 2) & 255
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                line[x] = (
+                    line[x] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)
+                ) & 255
+        rows.append(bytes(line))
+        previous = bytes(line)
+    return width, height, [bytes(r[i] for i in range(len(r)) if i % step < 3) for r in rows]
+
+
+def test_in_a_browser_a_failed_job_is_found_opened_and_retried(
+    client: Any, dashboard: str, browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    # Given a failed job
+    job_id = failed_job(client, "the model was not found")
+
+    # When an operator opens the dashboard, follows the job and presses Retry
+    browser.get(dashboard + "/")
+    assert "openai-worker" in browser.title
+    row = browser.find_element(By.XPATH, f"//table[@id='jobs']//tr[td/a[text()='{job_id}']]")
+    assert "the model was not found" in row.text
+    screenshot = tmp_path / "dashboard.png"
+    browser.save_screenshot(str(screenshot))
+    if os.environ.get("OPENAI_WORKER_SCREENSHOT_DIR"):  # to look at it
+        shutil.copy(screenshot, os.environ["OPENAI_WORKER_SCREENSHOT_DIR"])
+    row.find_element(By.LINK_TEXT, job_id).click()
+    assert '"status": "failed"' in browser.find_element(By.ID, "record").text
+    browser.find_element(By.XPATH, "//button[text()='Retry']").click()
+
+    # Then the browser lands back on the job, queued again
+    assert browser.current_url == f"{dashboard}/jobs/{job_id}"
+    assert '"status": "queued"' in browser.find_element(By.ID, "record").text
+    assert client.result(job_id)["status"] == "queued"
+
+    # And the screenshot is a real rendered page: full size, not blank
+    width, height, rows = png_pixels(screenshot.read_bytes())
+    assert width == 1280  # the window's width (--window-size=1280,900)
+    assert height >= 600
+    values = [v for row_bytes in rows[::8] for v in row_bytes[::24]]
+    mean = sum(values) / len(values)
+    variance = sum((v - mean) ** 2 for v in values) / len(values)
+    assert variance > 200, "the screenshot looks blank"
+    assert len(set(values)) > 20

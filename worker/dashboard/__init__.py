@@ -1,0 +1,5 @@
+"""A small server-rendered web dashboard: queues, recent jobs, a job's record, retry."""
+
+from worker.dashboard.app import Dashboard, serve
+
+__all__ = ["Dashboard", "serve"]

@@ -1,0 +1,98 @@
+"""The dashboard's HTML: plain server-rendered pages, every value escaped."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2330; background: #f6f7f9; }
+h1 { font-size: 1.4rem; margin: 0 0 1rem; } h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
+table { border-collapse: collapse; background: #fff; width: 100%; }
+th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e6eb; }
+th { background: #e9edf3; } a { color: #1f5fbf; } pre { background: #fff; padding: 1rem; }
+.status { font-weight: 600; padding: .1rem .5rem; border-radius: .6rem; }
+.succeeded { background: #d4f3dc; color: #11652d; } .failed { background: #fbd9d7; color: #9b1c14; }
+.queued, .running, .retrying { background: #fdf0c8; color: #7a5a00; }
+.healthy { color: #11652d; } .unhealthy { color: #9b1c14; }
+button { background: #1f5fbf; color: #fff; border: 0; padding: .35rem .9rem; border-radius: .3rem; }
+"""
+
+
+def page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{escape(title)} · openai-worker</title><style>{STYLE}</style></head>"
+        f'<body><h1><a href="/">openai-worker</a> · {escape(title)}</h1>{body}</body></html>'
+    )
+
+
+def status(value: Any) -> str:
+    text = escape(str(value))
+    return f'<span class="status {text}">{text}</span>'
+
+
+def job_link(job_id: str) -> str:
+    return f'<a href="/jobs/{quote(job_id, safe="")}">{escape(job_id)}</a>'
+
+
+def retry_form(job_id: str) -> str:
+    action = f"/jobs/{quote(job_id, safe='')}/retry"
+    return f'<form method="post" action="{action}"><button type="submit">Retry</button></form>'
+
+
+def error_text(record: dict[str, Any]) -> str:
+    error = record.get("error") or {}
+    if not error:
+        return ""
+    return escape(f"{error.get('type', '')}: {error.get('message', '')}")
+
+
+def overview(health: dict[str, Any], jobs: list[dict[str, Any]]) -> str:
+    state = "healthy" if health["healthy"] else "unhealthy"
+    problems = "".join(f"<li>{escape(p)}</li>" for p in health["problems"])
+    queue_rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>{q['ready']}</td><td>{q['delayed']}</td>"
+        f"<td>{q['dead_lettered']}</td></tr>"
+        for name, q in health["queues"].items()
+    )
+    worker_rows = "".join(
+        f"<tr><td>{escape(w['worker_id'])}</td><td>{w['last_seen_s']} s ago</td>"
+        f"<td>{'alive' if w['alive'] else 'stale'}</td></tr>"
+        for w in health["workers"]["heartbeats"]
+    )
+    job_rows = "".join(
+        f"<tr><td>{job_link(r['job_id'])}</td><td>{escape(str(r.get('operation')))}</td>"
+        f"<td>{escape(str(r.get('configuration') or ''))}</td><td>{status(r.get('status'))}</td>"
+        f"<td>{r.get('attempts', 0)}</td><td>{escape(str(r.get('enqueued_at') or ''))}</td>"
+        f"<td>{error_text(r)}</td>"
+        f"<td>{retry_form(r['job_id']) if r.get('status') == 'failed' else ''}</td></tr>"
+        for r in jobs
+    )
+    body = (
+        f'<p class="{state}"><strong>{state}</strong> · {health["workers"]["alive"]} live '
+        f"workers · {health['failed_jobs']} failed jobs</p><ul>{problems}</ul>"
+        "<h2>Queues</h2><table><tr><th>queue</th><th>ready</th><th>delayed</th>"
+        f"<th>dead-lettered</th></tr>{queue_rows}</table>"
+        "<h2>Workers</h2><table><tr><th>worker</th><th>last heartbeat</th><th>state</th></tr>"
+        f"{worker_rows}</table>"
+        "<h2>Recent jobs</h2><table id=jobs><tr><th>job</th><th>operation</th>"
+        "<th>configuration</th><th>status</th><th>attempts</th><th>enqueued</th>"
+        f"<th>error</th><th></th></tr>{job_rows}</table>"
+    )
+    return page("dashboard", body)
+
+
+def job(record: dict[str, Any]) -> str:
+    retry = retry_form(record["job_id"]) if record.get("status") == "failed" else ""
+    body = (
+        f"<p>{status(record.get('status'))} {error_text(record)}</p>{retry}"
+        f"<pre id=record>{escape(json.dumps(record, indent=2, ensure_ascii=False))}</pre>"
+    )
+    return page(f"job {record['job_id']}", body)
+
+
+def message(title: str, text: str) -> str:
+    return page(title, f"<p>{escape(text)}</p>")
