@@ -118,7 +118,8 @@ class JobRunner:
         (the record still says ``running``) counts too, and a job that keeps killing
         its workers ends as failed instead of looping forever.
         """
-        record = self.results.get(job_id)
+        # Status only: a finished job's output may be a gigabyte kept in parts.
+        record = self.results.get(job_id, read_output=False)
         if record is None:  # expired, or enqueued by hand: start a record now
             configuration = payload.get("configuration") if isinstance(payload, dict) else None
             record = new_record(job_id, operation_name, configuration)

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 import redis
+from support import make_configuration
 
 from worker.results import MemoryResultStore, RedisResultStore, StreamedOutput, new_record
+from worker.runner import Done
 
 PART_BYTES = 1000
 
@@ -184,3 +186,30 @@ def test_the_memory_store_reads_a_streamed_output_as_a_dict() -> None:
     store.put(succeeded("j10", Numbers([4, 5, 6])))
 
     assert store.get("j10")["output"] == {"numbers": [4, 5, 6]}
+
+
+def test_a_status_read_leaves_the_parts_unread(store: RedisResultStore) -> None:
+    store.put(succeeded("j11", big_output()))
+
+    record = store.get("j11", read_output=False)
+
+    assert record is not None
+    assert record["status"] == "succeeded"
+    assert record["output"] is None
+    assert "_output_parts" not in record
+
+
+def test_a_redelivered_finished_job_is_skipped_without_reading_its_output(
+    run_job: Any, wire_server: Any, store: RedisResultStore, connection: redis.Redis, namespace: str
+) -> None:
+    # Given a finished job whose output parts cannot be read
+    harness = run_job(make_configuration("openai", wire_server.url))
+    harness.runner.results = store
+    store.put(succeeded("j12", big_output()))
+    connection.delete(part_keys(connection, namespace, "j12")[0])
+
+    decision = harness.runner.run("j12", "embeddings_list_input", {"configuration": "test"})
+
+    # Then its status alone decides: nothing runs again
+    assert decision == Done("succeeded")
+    assert wire_server.requests == []

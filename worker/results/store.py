@@ -52,7 +52,10 @@ class ResultStore(Protocol):
 
     ttl_s: int
 
-    def get(self, job_id: str) -> dict[str, Any] | None: ...
+    def get(self, job_id: str, *, read_output: bool = True) -> dict[str, Any] | None:
+        """The record; with ``read_output=False`` an output kept in parts is left unread
+        (``None``): enough for status checks, which must not load a gigabyte of vectors."""
+        ...
 
     def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
         """Write ``record``; refused (False) if the stored one is final, unless ``force``."""
@@ -96,7 +99,7 @@ class RedisResultStore:
     def _key(self, kind: str, ident: str) -> str:
         return f"{self.namespace}:{kind}:{ident}"
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
+    def get(self, job_id: str, *, read_output: bool = True) -> dict[str, Any] | None:
         # A record can be replaced between reading it and reading its parts (which the
         # replacing write deletes): then read the new record.
         for _ in range(3):
@@ -105,7 +108,7 @@ class RedisResultStore:
                 return None
             record: dict[str, Any] = json.loads(raw)
             marker = record.pop(_PARTS_FIELD, None)
-            if marker is None:
+            if marker is None or not read_output:
                 return record
             text = self.parts.read(job_id, PartsMarker.from_dict(marker))
             if text is not None:
@@ -189,7 +192,7 @@ class MemoryResultStore:
         self.idempotency: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
+    def get(self, job_id: str, *, read_output: bool = True) -> dict[str, Any] | None:
         record = self.records.get(job_id)
         return None if record is None else json.loads(json.dumps(record))
 
