@@ -222,3 +222,22 @@ def test_an_unreachable_redis_is_a_clear_error(cli: Any) -> None:
     assert code == 3
     assert out["error"]["type"] == "redis"
     assert "Traceback" not in err
+
+
+def test_rotating_the_secret_key_re_encrypts_every_stored_key(
+    cli: Any, redis_url: str, namespace: str
+) -> None:
+    from worker.client import Client
+    from worker.configurations import generate_secret_key
+    from worker.settings import Settings
+
+    configure_openai(cli)
+    new_key = generate_secret_key()
+
+    code, out, _ = cli("rotate-secret-key", OPENAI_WORKER_SECRET_KEY=f"{new_key},{SECRET_KEY}")
+
+    assert code == 0
+    assert out == {"rotated": 1}
+    only_new = Client(Settings(namespace=namespace, secret_keys=(new_key,)), url=redis_url)
+    assert only_new.configurations().load("main").api_key == OPENAI_KEY
+    only_new.close()
