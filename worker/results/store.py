@@ -3,7 +3,9 @@
 A record is written at every status change and expires after the configured TTL. Once
 a record is final (succeeded or failed) a late writer, such as a redelivered copy of
 the same message, cannot turn it back: the status check and the write are one atomic
-step (a Lua script in Redis).
+step (a Lua script in Redis). An output too large for one comfortable Redis value is
+kept in parts (``parts.py``) written before the record; the record's write is still
+the one atomic step that decides, and ``get`` returns the output whole.
 """
 
 from __future__ import annotations
