@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the job counts")
     args = parser.parse_args(argv)
+    # Stopped from outside: still stop the workers, the server and Redis, delete the keys.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     from bench.harness import Bench, provider_server, redis_url
 
