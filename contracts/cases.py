@@ -11,6 +11,9 @@ that the worker read the answer correctly.
 
 from __future__ import annotations
 
+import base64
+import json
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +21,30 @@ from typing import Any
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 
-#: The expected ``output`` of a success, computed from the recorded JSON answers.
-OutputFrom = Callable[[list[Any]], dict[str, Any]]
+
+@dataclass(frozen=True)
+class Answer:
+    """One recorded answer, in the order received: status, headers and body."""
+
+    status: int
+    #: Header names as recorded, several values joined with ", ".
+    headers: dict[str, str]
+    content: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def is_json(self) -> bool:
+        content_type = next(
+            (value for name, value in self.headers.items() if name.lower() == "content-type"), ""
+        )
+        return content_type.split(";")[0].strip() == "application/json"
+
+
+#: The expected ``output`` of a success, computed from the recorded answers.
+OutputFrom = Callable[[list[Answer]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +71,8 @@ class Expected:
     error: dict[str, Any] | None = None
     #: For a 429: the delay the runner must ask for (the provider's Retry-After).
     retry_after_s: float | None = None
+    #: Whether the job reports the answers' ``usage`` (summed); else it reports none.
+    usage: bool = True
 
 
 @dataclass(frozen=True)
@@ -60,7 +87,8 @@ class ContractCase:
     expected: Expected
     #: Mock recording: ask the mock for this status (``Prefer: code=N``).
     mock_status: int | None = None
-    #: Mock recording: a key of ``handmade.RESPONSES`` replacing the mock's answer.
+    #: Mock recording: a key of ``handmade.RESPONSES`` replacing the mock's answer
+    #: (and of ``handmade.DOWNLOADS``, a file the worker then downloads, if there).
     handmade: str | None = None
     #: Whether a recording against the real service can produce this case.
     live: bool = True
@@ -85,7 +113,7 @@ class ContractCase:
 
 def chat_text(answers: list[Any]) -> dict[str, Any]:
     """The simple chat operations' output: the last answer's first choice."""
-    choice = answers[-1]["choices"][0]
+    choice = answers[-1].json["choices"][0]
     return {
         "assistant_response_text": choice["message"]["content"],
         "finish_reason": choice["finish_reason"],
@@ -94,7 +122,7 @@ def chat_text(answers: list[Any]) -> dict[str, Any]:
 
 def full_response(answers: list[Any]) -> dict[str, Any]:
     """The advanced operations' output: the answer exactly as the API returned it."""
-    return dict(answers[-1])
+    return dict(answers[-1].json)
 
 
 def summary(answers: list[Any]) -> dict[str, Any]:
@@ -111,6 +139,65 @@ def each_prompt(answers: list[Any]) -> dict[str, Any]:
             for i, answer in enumerate(answers)
         ]
     }
+
+
+def _float32_values(embedding: Any) -> list[float]:
+    """An answer's vector as the float32 values it carries, list or base64 alike."""
+    if isinstance(embedding, str):
+        raw = base64.b64decode(embedding)
+        values = struct.unpack(f"<{len(raw) // 4}f", raw)
+    else:
+        values = struct.unpack(
+            f"<{len(embedding)}f", struct.pack(f"<{len(embedding)}f", *embedding)
+        )
+    # The worker's documented output: each float32 value with 9 significant digits.
+    return [float(f"{value:.9g}") for value in values]
+
+
+def one_vector(answers: list[Answer]) -> dict[str, Any]:
+    """embeddings_single_input's output: the one vector, as floats whatever the encoding."""
+    [item] = answers[-1].json["data"]
+    return {"embedding_vector": _float32_values(item["embedding"])}
+
+
+def chunk_vectors(keys: list[Any]) -> OutputFrom:
+    """embeddings_list_input's output: a vector per chunk, placed by the answer's index."""
+
+    def output(answers: list[Answer]) -> dict[str, Any]:
+        by_index = {item["index"]: item["embedding"] for item in answers[-1].json["data"]}
+        return {
+            "chunks": [
+                {"index": i, "key": key, "embedding_vector": _float32_values(by_index[i])}
+                for i, key in enumerate(keys)
+            ]
+        }
+
+    return output
+
+
+def _media_type(content: bytes) -> str:
+    return "image/png" if content.startswith(b"\x89PNG\r\n\x1a\n") else "unknown"
+
+
+def image_bytes(answers: list[Answer]) -> dict[str, Any]:
+    """image_generations_single's output: the image's base64 bytes, media type, prompt.
+
+    A ``b64_json`` answer is the whole story; a ``url`` answer is followed by the
+    download of that URL, whose bytes the output carries.
+    """
+    image = answers[0].json["data"][0]
+    encoded = image.get("b64_json") or base64.b64encode(answers[-1].content).decode("ascii")
+    return {
+        "image_base64": encoded,
+        "media_type": _media_type(base64.b64decode(encoded)),
+        "revised_prompt": image.get("revised_prompt"),
+    }
+
+
+def raw_answer(answers: list[Answer]) -> dict[str, Any]:
+    """raw_request's output: the answer's status, every header and its JSON body."""
+    answer = answers[-1]
+    return {"status_code": answer.status, "headers": answer.headers, "body": answer.json}
 
 
 # --- the cases --------------------------------------------------------------------------
@@ -303,9 +390,167 @@ def _error_case(
     )
 
 
+_TEXTS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "A journey of a thousand miles begins with a single step.",
+    "To be, or not to be, that is the question.",
+]
+#: Keys of any JSON kind, returned with their chunk's vector.
+_KEYS: list[Any] = ["doc-1#p1", 42, {"doc": "doc-2", "page": 3}]
+_PROMPT = "A watercolour lighthouse on a rocky shore at dawn."
+
+
+def _embeddings_cases(variant: str, prefix: str) -> list[ContractCase]:
+    openai = variant == "openai"
+    model = {"model": "text-embedding-3-small"} if openai else {}
+    absent = () if openai else ("model",)
+    chunks = [{"input": text, "key": key} for text, key in zip(_TEXTS, _KEYS, strict=True)]
+    advanced = {**model, "input": _TEXTS[:2], "dimensions": 8, "user": "contract-suite"}
+    single = {**model, "input": _TEXTS[0], "dimensions": 8}
+    return (
+        [
+            ContractCase(
+                encoding,
+                variant,
+                "embeddings_single_input",
+                {**single, "encoding_format": encoding},
+                ExpectedRequest("embeddings", {**single, "encoding_format": encoding}, absent),
+                Expected(output=one_vector),
+                handmade=f"{prefix}_embedding_{encoding}",
+                live=openai,
+            )
+            for encoding in ("float", "base64")
+        ]
+        + [
+            ContractCase(
+                "three_chunks" + suffix,
+                variant,
+                "embeddings_list_input",
+                {**model, "chunks": chunks, "dimensions": 8, "encoding_format": encoding},
+                ExpectedRequest(
+                    "embeddings",
+                    {**model, "input": _TEXTS, "dimensions": 8, "encoding_format": encoding},
+                    absent,
+                ),
+                Expected(output=chunk_vectors(_KEYS)),
+                handmade=f"{prefix}_embeddings_three{suffix}",
+                live=openai,
+            )
+            for encoding, suffix in (("float", ""), ("base64", "_base64"))
+        ]
+        + [
+            ContractCase(
+                "basic",
+                variant,
+                "embeddings_advanced",
+                {"request": advanced},
+                ExpectedRequest("embeddings", advanced, absent),
+                Expected(output=full_response),
+                handmade=f"{prefix}_embeddings_two",
+                live=openai,
+            ),
+        ]
+    )
+
+
+def _images_cases(variant: str, prefix: str) -> list[ContractCase]:
+    openai = variant == "openai"
+    # OpenAI: dall-e-2 at its smallest size; Azure: the deployment decides the model.
+    model = {"model": "dall-e-2", "size": "256x256"} if openai else {"size": "1024x1024"}
+    single = {"prompt": _PROMPT, **model}
+    advanced = {**single, "n": 1, "response_format": "b64_json", "user": "contract-suite"}
+    return [
+        ContractCase(
+            "b64_json",
+            variant,
+            "image_generations_single",
+            {**single, "response_format": "b64_json"},
+            ExpectedRequest("images/generations", {**single, "response_format": "b64_json"}),
+            Expected(output=image_bytes, usage=False),
+            handmade=f"{prefix}_image_b64",
+            live=openai,
+        ),
+        # The answer's URL is then downloaded (a handmade PNG, recorded in the cassette):
+        # live URLs are signed and expire within the hour, so this one stays handmade.
+        ContractCase(
+            "url",
+            variant,
+            "image_generations_single",
+            {**single, "response_format": "url"},
+            ExpectedRequest("images/generations", {**single, "response_format": "url"}),
+            Expected(output=image_bytes, usage=False),
+            handmade=f"{prefix}_image_url",
+            live=False,
+        ),
+        ContractCase(
+            "one_image",
+            variant,
+            "image_generations_advanced",
+            {"request": advanced},
+            ExpectedRequest("images/generations", advanced),
+            Expected(output=full_response, usage=False),
+            handmade=f"{prefix}_image_b64",
+            live=openai,
+        ),
+    ]
+
+
+_RAW_EMBEDDING = {"input": _TEXTS[0], "dimensions": 8}
+
+
+def _raw_cases() -> list[ContractCase]:
+    openai_body = {"model": "text-embedding-3-small", **_RAW_EMBEDDING}
+    chat_body = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 20}
+    return [
+        ContractCase(
+            "get_models",
+            "openai",
+            "raw_request",
+            {"method": "GET", "path": "models"},
+            ExpectedRequest("models", method="GET"),
+            Expected(output=raw_answer, usage=False),
+            handmade="openai_models",
+        ),
+        ContractCase(
+            "post_json",
+            "openai",
+            "raw_request",
+            {"method": "POST", "path": "embeddings", "json": openai_body},
+            ExpectedRequest("embeddings", openai_body),
+            Expected(output=raw_answer, usage=False),
+            handmade="openai_raw_embeddings",
+        ),
+        # Azure's paths are relative to the deployment, which offers no GET: two POSTs.
+        ContractCase(
+            "post_json",
+            "azure_api_key",
+            "raw_request",
+            {"method": "POST", "path": "embeddings", "json": _RAW_EMBEDDING},
+            ExpectedRequest("embeddings", _RAW_EMBEDDING),
+            Expected(output=raw_answer, usage=False),
+            handmade="azure_raw_embeddings",
+            live=False,  # the re-recording deployment is a chat model
+        ),
+        ContractCase(
+            "post_chat",
+            "azure_api_key",
+            "raw_request",
+            {"method": "POST", "path": "chat/completions", "json": chat_body},
+            ExpectedRequest("chat/completions", chat_body),
+            Expected(output=raw_answer, usage=False),
+            handmade="azure_raw_chat",
+        ),
+    ]
+
+
 CASES: list[ContractCase] = [
     *_success_cases("openai", "openai"),
     *_success_cases("azure_api_key", "azure"),
+    *_embeddings_cases("openai", "openai"),
+    *_embeddings_cases("azure_api_key", "azure"),
+    *_images_cases("openai", "openai"),
+    *_images_cases("azure_api_key", "azure"),
+    *_raw_cases(),
     # OpenAI's mock defines only 200 and 429 for chat: the other statuses are
     # recorded as a valid 200 exchange whose answer handmade.py replaces.
     _error_case("openai", "error_401_invalid_key", 401, code="invalid_api_key"),

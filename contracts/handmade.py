@@ -17,7 +17,10 @@ carries the response header ``x-contract-handmade`` saying so.
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,3 +235,184 @@ RESPONSES: dict[str, Handmade] = {
         },
     ),
 }
+
+
+# --- embeddings, images, raw requests ---------------------------------------------------
+#
+# Schemas: OpenAI ``CreateEmbeddingResponse`` / ``Embedding``, ``ImagesResponse`` /
+# ``Image``, ``ListModelsResponse`` / ``Model``; Azure's embeddings 200 answer (``object``,
+# ``model``, ``data`` with ``index``/``object``/``embedding``, ``usage``) and
+# ``generateImagesResponse`` / ``imageResult`` with ``dalleContentFilterResults``.
+# One deviation, the API's own: with ``encoding_format: base64`` an ``embedding`` is a
+# base64 string of little-endian float32 values (what the real services answer), while
+# both specs only describe the float list.
+
+#: An 8-dimension vector per text (the cases ask for ``dimensions: 8``), realistic values.
+VECTORS = [
+    [
+        0.0023064255,
+        -0.009327292,
+        0.015797347,
+        -0.0077780345,
+        0.0046922187,
+        0.0153612,
+        -0.01231,
+        0.0010281,
+    ],
+    [
+        -0.011093843,
+        0.0041327658,
+        0.0025880183,
+        -0.018405128,
+        0.009921345,
+        -0.0033150262,
+        0.0071,
+        0.0205,
+    ],
+    [0.0194232, 0.0011827, -0.0066453, 0.0038127, -0.0142915, 0.0087123, -0.0020387, 0.0031265],
+]
+
+
+def vector_base64(vector: list[float]) -> str:
+    """The vector as the API sends it for ``encoding_format: base64``."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+
+def _embeddings(
+    count: int, *, encoding: str = "float", order: list[int] | None = None
+) -> dict[str, Any]:
+    def item(index: int) -> dict[str, Any]:
+        vector = VECTORS[index]
+        value: Any = vector if encoding == "float" else vector_base64(vector)
+        return {"object": "embedding", "index": index, "embedding": value}
+
+    return {
+        "object": "list",
+        "data": [item(index) for index in (order or list(range(count)))],
+        "model": "text-embedding-3-small",
+        "usage": {"prompt_tokens": 6 * count, "total_tokens": 6 * count},
+    }
+
+
+def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A real, decodable PNG of one colour: signature, IHDR, IDAT, IEND."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+#: The generated image of every image case: a small, valid PNG (sky blue, 16×16).
+IMAGE_PNG = _png(16, 16, (110, 170, 220))
+#: Where the url answers say the image is: an https placeholder host, never contacted.
+IMAGE_URL = "https://contract-images.blob.core.windows.net/private/images/img-contract.png"
+_REVISED = "A watercolour lighthouse on a rocky shore at dawn, soft pastel sky."
+_IMAGE_FILTER = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
+
+
+def _image(*, url: bool, azure: bool, created: int) -> dict[str, Any]:
+    image: dict[str, Any] = (
+        {"url": IMAGE_URL} if url else {"b64_json": base64.b64encode(IMAGE_PNG).decode("ascii")}
+    )
+    image["revised_prompt"] = _REVISED
+    if azure:
+        image["content_filter_results"] = _IMAGE_FILTER
+        image["prompt_filter_results"] = {
+            **_IMAGE_FILTER,
+            "profanity": {"filtered": False, "detected": False},
+            "jailbreak": {"filtered": False, "detected": False},
+        }
+    return {"created": created, "data": [image]}
+
+
+_MODELS = {
+    "object": "list",
+    "data": [
+        {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
+        {
+            "id": "text-embedding-3-small",
+            "object": "model",
+            "created": 1705948997,
+            "owned_by": "system",
+        },
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file the worker fetches from a URL an answer gave (not a provider call)."""
+
+    url: str
+    content: bytes
+    content_type: str
+
+    def interaction(self) -> dict[str, Any]:
+        """The vcrpy interaction answering ``GET url`` with this file."""
+        return {
+            "request": {
+                "method": "GET",
+                "uri": self.url,
+                "body": None,
+                "headers": {"Accept": ["image/*"]},
+            },
+            "response": {
+                "status": {"code": 200, "message": "OK"},
+                "headers": {
+                    "Content-Type": [self.content_type],
+                    "Content-Length": [str(len(self.content))],
+                    "x-contract-handmade": ["download"],
+                },
+                "body": {"string": self.content},
+            },
+        }
+
+
+#: Files answered to the worker's own downloads, by ``ContractCase.handmade`` name.
+DOWNLOADS: dict[str, Download] = {
+    "openai_image_url": Download(IMAGE_URL, IMAGE_PNG, "image/png"),
+    "azure_image_url": Download(IMAGE_URL, IMAGE_PNG, "image/png"),
+}
+
+for _prefix, _azure in (("openai", False), ("azure", True)):
+    RESPONSES.update(
+        {
+            f"{_prefix}_embedding_float": Handmade(200, _embeddings(1)),
+            f"{_prefix}_embedding_base64": Handmade(200, _embeddings(1, encoding="base64")),
+            # The indexes come back out of order: the worker must place vectors by index.
+            f"{_prefix}_embeddings_three": Handmade(200, _embeddings(3, order=[2, 0, 1])),
+            f"{_prefix}_embeddings_three_base64": Handmade(
+                200, _embeddings(3, encoding="base64", order=[1, 2, 0])
+            ),
+            f"{_prefix}_embeddings_two": Handmade(200, _embeddings(2)),
+            f"{_prefix}_image_b64": Handmade(
+                200, _image(url=False, azure=_azure, created=1732000021)
+            ),
+            f"{_prefix}_image_url": Handmade(
+                200, _image(url=True, azure=_azure, created=1732000022)
+            ),
+        }
+    )
+RESPONSES.update(
+    {
+        "openai_models": Handmade(200, _MODELS, {"x-request-id": "req_contract_models"}),
+        "openai_raw_embeddings": Handmade(
+            200, _embeddings(1), {"x-request-id": "req_contract_embeddings"}
+        ),
+        "azure_raw_embeddings": Handmade(
+            200, _embeddings(1), {"apim-request-id": "contract-embeddings"}
+        ),
+        "azure_raw_chat": Handmade(
+            200, _azure_chat(_HELLO, created=1732000031), {"apim-request-id": "contract-chat"}
+        ),
+    }
+)

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
 import vcr
 from cases import ContractCase
+from handmade import DOWNLOADS
 
 from worker.configuration import Configuration
 from worker.configurations import ConfigurationStore, KeyRing, MemoryBackend, generate_secret_key
@@ -54,6 +56,8 @@ AUTH_MARKER = "x-contract-auth"
 MOCK_STATUS_HEADER = "Prefer"
 
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "body")
+#: Hosts of files the worker downloads from URLs in answers: kept, never normalised.
+DOWNLOAD_HOSTS = frozenset(urlsplit(download.url).netloc for download in DOWNLOADS.values())
 
 
 @dataclass(frozen=True)
@@ -113,12 +117,27 @@ class Sent:
 
 
 class CapturingHttpClient(HttpClient):
-    """The real ``HttpClient``, keeping every request it sends; may add headers."""
+    """The real ``HttpClient``, keeping every request it sends; may add headers.
+
+    ``sent`` holds the provider calls (``request``); ``wire`` every request that went
+    through the session, downloads made with ``session`` directly included.
+    """
 
     def __init__(self, extra_headers: Mapping[str, str] | None = None) -> None:
         super().__init__(timeout_s=60.0, connect_timeout_s=5.0)
         self.extra_headers = dict(extra_headers or {})
         self.sent: list[Sent] = []
+        self.wire: list[requests.PreparedRequest] = []
+
+    @property
+    def session(self) -> requests.Session:
+        session = super().session
+        if self._on_response not in session.hooks["response"]:
+            session.hooks["response"].append(self._on_response)
+        return session
+
+    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.wire.append(response.request)
 
     def request(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
         headers = {**kwargs.pop("headers"), **self.extra_headers}
@@ -144,6 +163,8 @@ class Delivery:
     decision: Decision
     record: dict[str, Any]
     sent: list[Sent] = field(default_factory=list)
+    #: Every request on the wire, downloads included (``CapturingHttpClient.wire``).
+    wire: list[requests.PreparedRequest] = field(default_factory=list)
 
 
 def deliver(case: ContractCase, configuration: Configuration, http: HttpClient) -> Delivery:
@@ -168,7 +189,9 @@ def deliver(case: ContractCase, configuration: Configuration, http: HttpClient) 
         )
     record = results.get(job_id)
     assert record is not None
-    return Delivery(decision, record, list(getattr(http, "sent", [])))
+    return Delivery(
+        decision, record, list(getattr(http, "sent", [])), list(getattr(http, "wire", []))
+    )
 
 
 @contextlib.contextmanager
@@ -201,8 +224,13 @@ _DEPLOYMENT_PATH = re.compile(r"^/openai/deployments/[^/]+/")
 
 
 def normalise_uri(uri: str) -> str:
-    """The URI with the placeholder host (and deployment) of its provider."""
+    """The URI with the placeholder host (and deployment) of its provider.
+
+    A download from a URL an answer gave (``DOWNLOAD_HOSTS``) keeps its URI.
+    """
     parts = urlsplit(uri)
+    if parts.netloc in DOWNLOAD_HOSTS:
+        return uri
     if _DEPLOYMENT_PATH.match(parts.path) or parts.path.startswith("/openai/"):
         base = urlsplit(AZURE_RESOURCE)
         path = _DEPLOYMENT_PATH.sub(f"/openai/deployments/{DEPLOYMENT}/", parts.path)
