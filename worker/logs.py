@@ -81,7 +81,13 @@ def configure_logging(log_format: str = "auto", level: str = "INFO") -> None:
         redact_processor,
     ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Dropping an event below the level first spares the processors (time stamps,
+        # redaction) that would otherwise run for every INFO event of every job.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
