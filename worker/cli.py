@@ -367,4 +367,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the one ``worker.cli`` module that command modules import, not this ``__main__``
+    # copy, so their ``CommandError`` is the class ``main`` catches.
+    from worker.cli import main as cli_main
+
+    raise SystemExit(cli_main())
