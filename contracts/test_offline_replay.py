@@ -7,18 +7,20 @@ whatever the host, and failing clearly on a request nobody recorded.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cases import CASSETTES, by_id
+from handmade import IMAGE_PNG
 from harness import deliver
 from support import SECRET_KEY
 
 from worker.cli import main
 from worker.configuration import Configuration
-from worker.errors import SettingsError
+from worker.errors import SettingsError, TransportError
 from worker.settings import Settings
 from worker.transport.replay import ReplayHttpClient
 
@@ -178,3 +180,21 @@ def test_a_real_worker_answers_from_cassettes_and_fails_clearly_without_one(
         "offline replay: no recording for POST /v1/chat/completions"
         in (refused["error"]["message"])
     )
+
+
+def test_a_generated_image_url_is_downloaded_from_the_cassette_too() -> None:
+    case = by_id()["openai/image_generations_single/url"]
+
+    delivery = deliver(case, openai_configuration(), replaying(CASSETTES))
+
+    output = delivery.record["output"]
+    assert delivery.record["status"] == "succeeded", delivery.record["error"]
+    assert base64.b64decode(output["image_base64"]) == IMAGE_PNG
+    assert output["media_type"] == "image/png"
+
+
+def test_a_download_nobody_recorded_fails_clearly_without_the_network() -> None:
+    client = replaying(CASSETTES)
+
+    with pytest.raises(TransportError, match=r"no recording for GET /private/images/other.png"):
+        client.session.get("https://contract-images.blob.core.windows.net/private/images/other.png")

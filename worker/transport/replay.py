@@ -7,12 +7,15 @@ request matches a recording on method, path and query, whatever the host. Bodies
 when both are JSON: they must be equal, so a hand-written recording without a body
 answers any body sent to its path. Recordings that match the same request are played
 in order, the last one repeating. A request with no recording fails with a
-non-retryable ``TransportError`` that names it.
+non-retryable ``TransportError`` that names it. Requests made on ``session`` directly
+(the download of a generated image from the URL an answer gave) are answered from the
+same recordings: nothing reaches the network.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import threading
 from collections.abc import Mapping
@@ -21,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import requests
+from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from worker.errors import SettingsError, TransportError
@@ -117,6 +122,14 @@ class ReplayHttpClient(HttpClient):
         self.recordings = load_cassettes(directory)
         self._played: dict[int, int] = {}
         self._replay_lock = threading.Lock()
+        self._replay_session = requests.Session()
+        self._replay_session.mount("http://", _SessionAdapter(self))
+        self._replay_session.mount("https://", _SessionAdapter(self))
+
+    @property
+    def session(self) -> requests.Session:
+        """A session whose requests (image downloads) are answered from the recordings."""
+        return self._replay_session
 
     def request(
         self,
@@ -149,6 +162,35 @@ class ReplayHttpClient(HttpClient):
             played = self._played.get(key, 0)
             self._played[key] = played + 1
         return candidates[min(played, len(candidates) - 1)].response
+
+
+class _SessionAdapter(BaseAdapter):
+    """Answers what is sent through ``ReplayHttpClient.session`` from its recordings."""
+
+    def __init__(self, client: ReplayHttpClient) -> None:
+        super().__init__()
+        self._client = client
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        body = request.body
+        sent = _json_or_marker(body)
+        answer = self._client.request(
+            str(request.method),
+            str(request.url),
+            headers=request.headers,
+            json_body=None if sent is ANY_BODY or sent is NOT_JSON else sent,
+            data=body if sent is NOT_JSON else None,
+        )
+        response = requests.Response()
+        response.status_code = answer.status_code
+        response.headers = CaseInsensitiveDict(answer.headers)
+        response.raw = io.BytesIO(answer.content)
+        response.url = str(request.url)
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        pass
 
 
 def _same_body(recorded: Any, sent: Any) -> bool:
