@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -240,3 +241,38 @@ def client(redis_url: str, namespace: str) -> Iterator[Any]:
     producer = Client(settings, url=redis_url)
     yield producer
     producer.close()
+
+
+@pytest.fixture
+def cli(redis_url: str, namespace: str, tmp_path: Path) -> Any:
+    """Run ``openai-worker ARGS`` on the test Redis: (exit code, stdout JSON, stderr)."""
+
+    def run(*args: str, stdin: str = "", **env: str) -> tuple[int, Any, str]:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_WORKER_")}
+        environment.pop("BROKER_URL", None)
+        environment.update(
+            REDIS_URL=redis_url,
+            OPENAI_WORKER_NAMESPACE=namespace,
+            OPENAI_WORKER_SECRET_KEY=SECRET_KEY,
+            OPENAI_WORKER_DATA_DIR=str(tmp_path / "data"),
+        )
+        environment.update(env)
+        done = subprocess.run(
+            # As the installed ``openai-worker`` script runs it (``-m worker.cli`` would
+            # load the module twice, as __main__ and as worker.cli).
+            [sys.executable, "-c", "from worker.cli import main; raise SystemExit(main())", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=120,
+            check=False,
+            cwd=tmp_path,
+        )
+        try:
+            out = json.loads(done.stdout) if done.stdout.strip() else None
+        except json.JSONDecodeError:
+            out = done.stdout
+        return done.returncode, out, done.stderr
+
+    return run

@@ -3,46 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 from support import OPENAI_KEY, SECRET_KEY
-
-
-@pytest.fixture
-def cli(redis_url: str, namespace: str, tmp_path: Path) -> Any:
-    """Run ``openai-worker ARGS`` on the test Redis: (exit code, stdout JSON, stderr)."""
-
-    def run(*args: str, stdin: str = "", **env: str) -> tuple[int, Any, str]:
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_WORKER_")}
-        environment.update(
-            REDIS_URL=redis_url,
-            OPENAI_WORKER_NAMESPACE=namespace,
-            OPENAI_WORKER_SECRET_KEY=SECRET_KEY,
-            OPENAI_WORKER_DATA_DIR=str(tmp_path / "data"),
-        )
-        environment.update(env)
-        done = subprocess.run(
-            [sys.executable, "-m", "worker.cli", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=environment,
-            timeout=60,
-            check=False,
-        )
-        try:
-            out = json.loads(done.stdout) if done.stdout.strip() else None
-        except json.JSONDecodeError:
-            out = done.stdout
-        return done.returncode, out, done.stderr
-
-    return run
 
 
 def configure_openai(cli: Any, url: str = "http://127.0.0.1:9/v1") -> tuple[int, Any, str]:

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,39 +83,3 @@ def rabbitmq_client(redis_url: str, namespace: str, rabbitmq_url: str) -> Iterat
     producer = Client(settings, url=redis_url)
     yield producer
     producer.close()
-
-
-@pytest.fixture
-def cli(redis_url: str, namespace: str, tmp_path: Path) -> Any:
-    """Run ``openai-worker ARGS`` on the test Redis: (exit code, stdout JSON, stderr)."""
-    from support import SECRET_KEY
-
-    def run(*args: str, stdin: str = "", **env: str) -> tuple[int, Any, str]:
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_WORKER_")}
-        environment.pop("BROKER_URL", None)
-        environment.update(
-            REDIS_URL=redis_url,
-            OPENAI_WORKER_NAMESPACE=namespace,
-            OPENAI_WORKER_SECRET_KEY=SECRET_KEY,
-            OPENAI_WORKER_DATA_DIR=str(tmp_path / "data"),
-        )
-        environment.update(env)
-        done = subprocess.run(
-            # As the installed ``openai-worker`` script runs it (``-m worker.cli`` would
-            # load the module twice, as __main__ and as worker.cli).
-            [sys.executable, "-c", "from worker.cli import main; raise SystemExit(main())", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=environment,
-            timeout=120,
-            check=False,
-            cwd=tmp_path,
-        )
-        try:
-            out = json.loads(done.stdout) if done.stdout.strip() else None
-        except json.JSONDecodeError:
-            out = done.stdout
-        return done.returncode, out, done.stderr
-
-    return run
