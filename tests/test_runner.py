@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from support import Reply, chat_completion, make_configuration, provider_error
+from support import SECRET_KEY, Reply, chat_completion, make_configuration, provider_error
 
 from schemas.chat import ConfigurationTestSchema
-from worker.configurations import ConfigurationStore, MemoryBackend
+from worker.configurations import ConfigurationStore, KeyRing, MemoryBackend
+from worker.functions import FunctionRegistry
 from worker.operations import Operation, Outcome
 from worker.results import MemoryResultStore, new_record
 from worker.runner import Done, JobRunner, RetryLater
@@ -161,16 +162,16 @@ def test_a_bug_in_an_operation_fails_the_job_and_not_the_worker(wire_server: Any
         raise KeyError("oops")
 
     results = MemoryResultStore()
+    configurations = ConfigurationStore(MemoryBackend(), KeyRing([SECRET_KEY]))
+    configurations.save(make_configuration("azure_api_key", wire_server.url, name="x"))
     runner = JobRunner(
         settings=Settings(),
         results=results,
-        configurations=ConfigurationStore(MemoryBackend(), None),
+        configurations=configurations,
         http=HttpClient(timeout_s=1, connect_timeout_s=1),
-        functions=None,  # type: ignore[arg-type]
+        functions=FunctionRegistry(),
         operations={"broken": Operation("broken", ConfigurationTestSchema, broken)},
     )
-    # No configuration exists, so patch the loader: the operation must be reached.
-    runner._execute = lambda job_id, name, payload: broken(None, payload)  # type: ignore[method-assign]
 
     decision = runner.run("j1", "broken", {"configuration": "x"})
 

@@ -21,6 +21,9 @@ import redis
 class Checkpoint(Protocol):
     """The saved progress of one job."""
 
+    #: Whether this attempt read or wrote anything; only then is there anything to drop.
+    used: bool
+
     def load(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
         """The saved loop state (or None) and the tool results saved by call id."""
         ...
@@ -41,8 +44,10 @@ class RedisCheckpoint:
 
     def __init__(self, client: redis.Redis, key: str, ttl_s: int) -> None:
         self.client, self.key, self.ttl_s = client, key, ttl_s
+        self.used = False
 
     def load(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        self.used = True
         raw = self.client.hgetall(self.key)
         state = None
         results: dict[str, str] = {}
@@ -56,6 +61,7 @@ class RedisCheckpoint:
         return state, results
 
     def save_state(self, state: dict[str, Any]) -> None:
+        self.used = True
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(self.key)  # a new round: the previous round's results are in the state
         pipe.hset(self.key, "state", json.dumps(state))
@@ -63,6 +69,7 @@ class RedisCheckpoint:
         pipe.execute()
 
     def save_result(self, tool_call_id: str, content: str) -> None:
+        self.used = True
         self.client.hset(self.key, f"result:{tool_call_id}", content)
 
 
@@ -84,19 +91,23 @@ class MemoryCheckpoint:
     def __init__(self) -> None:
         self.state: dict[str, Any] | None = None
         self.results: dict[str, str] = {}
+        self.used = False
         self._lock = threading.Lock()
 
     def load(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        self.used = True
         with self._lock:
             state = json.loads(json.dumps(self.state)) if self.state is not None else None
             return state, dict(self.results)
 
     def save_state(self, state: dict[str, Any]) -> None:
+        self.used = True
         with self._lock:
             self.state = json.loads(json.dumps(state))
             self.results = {}
 
     def save_result(self, tool_call_id: str, content: str) -> None:
+        self.used = True
         with self._lock:
             self.results[tool_call_id] = content
 

@@ -84,8 +84,7 @@ class Client:
         record = new_record(
             job_id, operation, configuration if isinstance(configuration, str) else None
         )
-        self.results.put(record)
-        self.results.save_payload(job_id, operation, payload)
+        self.results.create(record, operation, payload)
         self.broker.enqueue(
             job_message(operation, job_id, payload, queue=queue_name(self.settings))
         )

@@ -16,7 +16,7 @@ from typing import Any
 import marshmallow
 import structlog
 
-from worker.checkpoints import Checkpoints, MemoryCheckpoints
+from worker.checkpoints import Checkpoint, Checkpoints, MemoryCheckpoints
 from worker.configuration import Configuration
 from worker.configurations import ConfigurationStore
 from worker.errors import InternalError, ValidationError, WorkerError
@@ -160,8 +160,9 @@ class JobRunner:
         log.info("job.started", attempt=record["attempts"])
 
         started = time.perf_counter()
+        checkpoint = self.checkpoints.for_job(job_id)
         try:
-            outcome = self._execute(job_id, operation_name, payload)
+            outcome = self._execute(job_id, operation_name, payload, checkpoint)
         except RateLimited as wait:
             # Waiting for capacity is not a failed attempt: the job goes back in line.
             record.update(status="queued", attempts=retries_done)
@@ -170,16 +171,20 @@ class JobRunner:
             return RetryLater(wait.wait_s)
         except WorkerError as exc:
             elapsed = time.perf_counter() - started
-            return self._failed_attempt(record, exc, retries_done, payload, elapsed)
+            return self._failed_attempt(record, exc, retries_done, payload, elapsed, checkpoint)
         except Exception as exc:  # a bug must fail the job, not the worker
             log.exception("job.internal_error")
             error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
-            return self._finish(record, error=error, duration_s=time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            return self._finish(record, error=error, duration_s=elapsed, checkpoint=checkpoint)
 
         record.update(output=outcome.output, usage=outcome.usage)
-        return self._finish(record, duration_s=time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        return self._finish(record, duration_s=elapsed, checkpoint=checkpoint)
 
-    def _execute(self, job_id: str, operation_name: str, payload: Any) -> Any:
+    def _execute(
+        self, job_id: str, operation_name: str, payload: Any, checkpoint: Checkpoint
+    ) -> Any:
         operation = self.operations.get(operation_name)
         if operation is None:
             raise ValidationError(f"unknown operation {operation_name!r}")
@@ -198,7 +203,7 @@ class JobRunner:
             settings=self.settings,
             http=self.http,
             log=log,
-            checkpoint=self.checkpoints.for_job(job_id),
+            checkpoint=checkpoint,
         )
         return operation.run(context, data)
 
@@ -218,6 +223,7 @@ class JobRunner:
         retries_done: int,
         payload: Any,
         duration_s: float,
+        checkpoint: Checkpoint,
     ) -> Decision:
         policy = self._policy_for(record["operation"], payload)
         if error.retryable and policy.allows_retry(retries_done):
@@ -236,10 +242,15 @@ class JobRunner:
                 attempt=retries_done + 1,
             )
             return RetryLater(delay_s)
-        return self._finish(record, error=error, duration_s=duration_s)
+        return self._finish(record, error=error, duration_s=duration_s, checkpoint=checkpoint)
 
     def _finish(
-        self, record: dict[str, Any], *, error: WorkerError | None = None, duration_s: float
+        self,
+        record: dict[str, Any],
+        *,
+        error: WorkerError | None = None,
+        duration_s: float,
+        checkpoint: Checkpoint | None = None,
     ) -> Done:
         record["finished_at"] = now_iso()
         if error is None:
@@ -247,7 +258,8 @@ class JobRunner:
         else:
             record.update(status="failed", success=False, output=None, error=error.as_dict())
         written = self.results.put(record)
-        self.checkpoints.clear(record["job_id"])
+        if checkpoint is not None and checkpoint.used:
+            self.checkpoints.clear(record["job_id"])
         if written:
             self.observer.job_finished(record, duration_s)
         event = "job.succeeded" if error is None else "job.failed"

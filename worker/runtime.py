@@ -25,6 +25,9 @@ from worker.settings import Settings
 from worker.transport import HttpClient
 from worker.transport.replay import ReplayHttpClient
 
+#: How long a worker process reuses a configuration it loaded (changes arrive this late).
+CONFIGURATION_CACHE_S = 5.0
+
 
 @dataclass
 class Runtime:
@@ -45,7 +48,9 @@ class Runtime:
         runner = JobRunner(
             settings=settings,
             results=RedisResultStore(client, settings.namespace, settings.result_ttl_s),
-            configurations=ConfigurationStore(RedisBackend(client, settings.namespace), keyring),
+            configurations=ConfigurationStore(
+                RedisBackend(client, settings.namespace), keyring, cache_s=CONFIGURATION_CACHE_S
+            ),
             http=_http_client(settings),
             functions=registry,
             limiter_for=lambda configuration: limiter_for(client, settings, configuration),

@@ -104,3 +104,15 @@ def test_deleting_removes_the_configuration(backend: Any) -> None:
     assert store.delete("main") is True
     assert store.delete("main") is False
     assert store.exists("main") is False
+
+
+def test_a_cached_configuration_is_reused_then_reloaded(backend: Any) -> None:
+    store = ConfigurationStore(backend, KeyRing([generate_secret_key()]), cache_s=60)
+    store.save(configuration())
+    first = store.load("main")
+    backend.delete("main")
+
+    assert store.load("main") is first  # served from the cache
+    store._cache["main"] = (0.0, first)  # the cache entry has expired
+    with pytest.raises(ConfigurationError, match="no configuration named 'main'"):
+        store.load("main")

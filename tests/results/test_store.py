@@ -70,3 +70,14 @@ def test_redis_records_expire_after_the_ttl(redis_url: str, namespace: str) -> N
 
     assert 0 < client.ttl(f"{namespace}:job:j5") <= 123
     assert 0 < client.ttl(f"{namespace}:payload:j5") <= 123
+
+
+def test_creating_a_job_writes_its_queued_record_and_payload(store: Any) -> None:
+    store.create(
+        new_record("j6", "configuration_test", "main"),
+        "configuration_test",
+        {"configuration": "main"},
+    )
+
+    assert store.get("j6")["status"] == "queued"
+    assert store.load_payload("j6") == ("configuration_test", {"configuration": "main"})

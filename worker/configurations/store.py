@@ -7,6 +7,7 @@ Redis hash for real use, ``MemoryBackend`` for unit tests.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Protocol
 
 import redis
@@ -72,9 +73,13 @@ def _text(value: Any) -> str:
 class ConfigurationStore:
     """Saves and loads configurations; the key is encrypted before it leaves memory."""
 
-    def __init__(self, backend: Backend, keyring: KeyRing | None) -> None:
+    def __init__(self, backend: Backend, keyring: KeyRing | None, *, cache_s: float = 0) -> None:
         self.backend = backend
         self.keyring = keyring
+        # Workers load the configuration of every job; a short cache saves a Redis round
+        # trip and a decryption per job, and changes still arrive within ``cache_s``.
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[float, Configuration]] = {}
 
     def _keyring(self) -> KeyRing:
         if self.keyring is None:
@@ -89,6 +94,17 @@ class ConfigurationStore:
         self.backend.put(configuration.name, json.dumps(record))
 
     def load(self, name: str) -> Configuration:
+        if self.cache_s > 0:
+            cached = self._cache.get(name)
+            now = time.monotonic()
+            if cached is not None and cached[0] > now:
+                return cached[1]
+            configuration = self._load(name)
+            self._cache[name] = (now + self.cache_s, configuration)
+            return configuration
+        return self._load(name)
+
+    def _load(self, name: str) -> Configuration:
         raw = self.backend.get(name)
         if raw is None:
             raise ConfigurationError(f"no configuration named {name!r}")

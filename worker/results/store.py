@@ -65,6 +65,10 @@ class ResultStore(Protocol):
 
     def save_payload(self, job_id: str, operation: str, payload: dict[str, Any]) -> None: ...
 
+    def create(self, record: dict[str, Any], operation: str, payload: dict[str, Any]) -> None:
+        """A new job's queued record and its stored payload."""
+        ...
+
     def load_payload(self, job_id: str) -> tuple[str, dict[str, Any]] | None: ...
 
     def claim_idempotency_key(self, key: str, job_id: str) -> str | None:
@@ -163,6 +167,27 @@ class RedisResultStore:
         body = json.dumps({"operation": operation, "payload": payload})
         self.client.set(self._key("payload", job_id), body, ex=self.ttl_s)
 
+    def create(self, record: dict[str, Any], operation: str, payload: dict[str, Any]) -> None:
+        # One round trip for both writes: submission is on the producer's hot path.
+        job_id = record["job_id"]
+        pipe = self.client.pipeline(transaction=False)
+        self._put(
+            keys=[self._key("job", job_id), f"{self.namespace}:failed"],
+            args=[
+                record["status"],
+                json.dumps(record),
+                self.ttl_s,
+                "0",
+                job_id,
+                f"{time.time():.3f}",
+                "",
+            ],
+            client=pipe,
+        )
+        body = json.dumps({"operation": operation, "payload": payload})
+        pipe.set(self._key("payload", job_id), body, ex=self.ttl_s)
+        pipe.execute()
+
     def load_payload(self, job_id: str) -> tuple[str, dict[str, Any]] | None:
         raw = self.client.get(self._key("payload", job_id))
         if raw is None:
@@ -209,6 +234,10 @@ class MemoryResultStore:
 
     def save_payload(self, job_id: str, operation: str, payload: dict[str, Any]) -> None:
         self.payloads[job_id] = (operation, json.loads(json.dumps(payload)))
+
+    def create(self, record: dict[str, Any], operation: str, payload: dict[str, Any]) -> None:
+        self.put(record)
+        self.save_payload(record["job_id"], operation, payload)
 
     def load_payload(self, job_id: str) -> tuple[str, dict[str, Any]] | None:
         return self.payloads.get(job_id)
