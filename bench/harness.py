@@ -25,6 +25,7 @@ import psutil
 import requests
 
 from worker import embedded_redis
+from worker.cli import IDLE_POLL_MS
 from worker.client import Client
 from worker.configuration import Configuration
 from worker.configurations import generate_secret_key
@@ -89,6 +90,8 @@ class Bench:
             "OPENAI_WORKER_SECRET_KEY": generate_secret_key(),
             "OPENAI_WORKER_LOG_LEVEL": "WARNING",
             "OPENAI_WORKER_LOG_FORMAT": "json",
+            # What `openai-worker run` sets for the worker processes it starts.
+            "dramatiq_worker_timeout": os.environ.get("dramatiq_worker_timeout", str(IDLE_POLL_MS)),
         }
         self.client = Client(Settings.from_env(self.env))
 
