@@ -35,6 +35,9 @@ from worker.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION = "bench"
 
+#: Dramatiq reads its idle-poll cap (ms) from this variable, lower-case as it spells it.
+IDLE_POLL_ENV = "dramatiq_worker_timeout"
+
 
 @contextlib.contextmanager
 def redis_url() -> Iterator[str]:
@@ -91,7 +94,7 @@ class Bench:
             "OPENAI_WORKER_LOG_LEVEL": "WARNING",
             "OPENAI_WORKER_LOG_FORMAT": "json",
             # What `openai-worker run` sets for the worker processes it starts.
-            "dramatiq_worker_timeout": os.environ.get("dramatiq_worker_timeout", str(IDLE_POLL_MS)),
+            IDLE_POLL_ENV: os.environ.get(IDLE_POLL_ENV, str(IDLE_POLL_MS)),
         }
         self.client = Client(Settings.from_env(self.env))
 
