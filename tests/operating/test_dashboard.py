@@ -221,3 +221,27 @@ def test_in_a_browser_a_failed_job_is_found_opened_and_retried(
     variance = sum((v - mean) ** 2 for v in values) / len(values)
     assert variance > 200, "the screenshot looks blank"
     assert len(set(values)) > 20
+
+
+def test_a_large_output_kept_in_parts_is_not_loaded_into_the_page(
+    client: Any, dashboard: str
+) -> None:
+    from worker.results import RedisResultStore
+
+    # Given a finished job whose output went to Redis in parts
+    job_id = failed_job(client, "first try")
+    small_parts = RedisResultStore(
+        client.redis, client.settings.namespace, client.settings.result_ttl_s, part_bytes=1024
+    )
+    record = client.result(job_id)
+    output = {"chunks": [{"index": i, "embedding_vector": [0.5] * 64} for i in range(50)]}
+    record.update(status="succeeded", success=True, error=None, output=output)
+    assert small_parts.put(record, force=True)
+
+    code, html = fetch(f"{dashboard}/jobs/{job_id}")
+
+    assert code == 200
+    assert "stored in parts" in html
+    assert f"openai-worker result {job_id}" in html
+    assert "embedding_vector" not in html
+    assert client.result(job_id)["output"] == output  # the store itself still has it all

@@ -49,7 +49,8 @@ class Dashboard:
         if path == "/":
             return _respond(start, 200, pages.overview(self.health(), self.recent_jobs()))
         if (match := _JOB.match(path)) is not None:
-            record = self.client.result(unquote(match.group(1)))
+            # Never the output kept in parts (up to about a gigabyte): a page cannot show it.
+            record = self.client.results.get(unquote(match.group(1)), read_output=False)
             if record is None:
                 return _respond(start, 404, pages.message("not found", "no such job (or expired)"))
             return _respond(start, 200, pages.job(record))

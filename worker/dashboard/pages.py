@@ -85,11 +85,25 @@ def overview(health: dict[str, Any], jobs: list[dict[str, Any]]) -> str:
     return page("dashboard", body)
 
 
+#: The longest record text a job page shows; a longer output is cut, with a note.
+MAX_SHOWN_CHARS = 200_000
+
+
 def job(record: dict[str, Any]) -> str:
     retry = retry_form(record["job_id"]) if record.get("status") == "failed" else ""
+    text = json.dumps(record, indent=2, ensure_ascii=False)
+    note = ""
+    if record.get("status") == "succeeded" and record.get("output") is None:
+        note = "The output is stored in parts, too large to show here."
+    elif len(text) > MAX_SHOWN_CHARS:
+        text = text[:MAX_SHOWN_CHARS]
+        note = f"Only the first {MAX_SHOWN_CHARS:,} characters are shown."
+    if note:
+        command = f"openai-worker result {record['job_id']}"
+        note = f"<p class=note>{escape(note)} Read it with <code>{escape(command)}</code>.</p>"
     body = (
-        f"<p>{status(record.get('status'))} {error_text(record)}</p>{retry}"
-        f"<pre id=record>{escape(json.dumps(record, indent=2, ensure_ascii=False))}</pre>"
+        f"<p>{status(record.get('status'))} {error_text(record)}</p>{retry}{note}"
+        f"<pre id=record>{escape(text)}</pre>"
     )
     return page(f"job {record['job_id']}", body)
 
