@@ -181,7 +181,9 @@ def worker_env(redis_url: str, namespace: str, **extra: str) -> dict[str, str]:
         OPENAI_WORKER_NAMESPACE=namespace,
         OPENAI_WORKER_SECRET_KEY=SECRET_KEY,
         OPENAI_WORKER_LOG_FORMAT="json",
-        OPENAI_WORKER_TIMEOUT_S="5",
+        # Generous: a loaded machine must not turn a slow answer into a retry; tests of
+        # timeouts set their own.
+        OPENAI_WORKER_TIMEOUT_S="30",
         OPENAI_WORKER_CONNECT_TIMEOUT_S="2",
     )
     env.update(extra)
