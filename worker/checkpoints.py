@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 import redis
 
+from worker.connections import reply_text
+
 
 class Checkpoint(Protocol):
     """The saved progress of one job."""
@@ -52,12 +54,11 @@ class RedisCheckpoint:
         state = None
         results: dict[str, str] = {}
         for field, value in raw.items():
-            name = field.decode() if isinstance(field, bytes) else str(field)
-            text = value.decode() if isinstance(value, bytes) else str(value)
+            name, content = reply_text(field), reply_text(value)
             if name == "state":
-                state = json.loads(text)
+                state = json.loads(content)
             elif name.startswith("result:"):
-                results[name.removeprefix("result:")] = text
+                results[name.removeprefix("result:")] = content
         return state, results
 
     def save_state(self, state: dict[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 
 from worker import embedded_redis
@@ -20,3 +22,8 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(
         url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=30
     )
+
+
+def reply_text(value: Any) -> str:
+    """A Redis reply as text (replies are bytes unless a client decodes them)."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

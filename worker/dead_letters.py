@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from worker.broker import QUEUE_NAME, job_message
+from worker.connections import reply_text
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class DeadLetters:
         entries: list[tuple[Any, float]] = list(raw)
         if not entries:
             return []
-        ids = [_text(member) for member, _ in entries]
+        ids = [reply_text(member) for member, _ in entries]
         bodies = self.client.hmget(self.messages_key, ids)
         letters = []
         for (_, score), message_id, body in zip(entries, ids, bodies, strict=True):
@@ -80,7 +81,3 @@ class DeadLetters:
             self.client.hdel(self.messages_key, letter.message_id)
             replayed.append(letter.message_id)
         return replayed
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -95,7 +95,3 @@ def _problems(report: dict[str, Any], queues: dict[str, Any], thresholds: Thresh
     if thresholds.max_queue_depth is not None and depth > thresholds.max_queue_depth:
         problems.append(f"{depth} jobs waiting, more than {thresholds.max_queue_depth}")
     return problems
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -17,6 +17,8 @@ from typing import Any
 
 import redis
 
+from worker.connections import reply_text
+
 PRUNE_AFTER_S = 24 * 3600
 
 
@@ -45,7 +47,7 @@ class Heartbeats:
         """Seconds since each worker's last beat."""
         now = time.time()
         entries: Any = self.client.zrange(self.key, 0, -1, withscores=True)
-        return {_text(ident): max(0.0, now - score) for ident, score in entries}
+        return {reply_text(ident): max(0.0, now - score) for ident, score in entries}
 
 
 class Beating:
@@ -73,7 +75,3 @@ class Beating:
                 self.heartbeats.beat(self.ident)
             if self._stop.wait(self.interval_s):
                 return
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

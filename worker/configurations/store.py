@@ -14,6 +14,7 @@ import redis
 
 from worker.configuration import Configuration
 from worker.configurations.crypto import KeyRing
+from worker.connections import reply_text
 from worker.errors import ConfigurationError
 from worker.logs import register_secret
 
@@ -53,7 +54,7 @@ class RedisBackend:
 
     def get(self, name: str) -> str | None:
         value = self.client.hget(self.key, name)
-        return None if value is None else _text(value)
+        return None if value is None else reply_text(value)
 
     def put(self, name: str, record: str) -> None:
         self.client.hset(self.key, name, record)
@@ -63,11 +64,7 @@ class RedisBackend:
 
     def items(self) -> list[tuple[str, str]]:
         raw = self.client.hgetall(self.key)
-        return sorted((_text(k), _text(v)) for k, v in raw.items())
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+        return sorted((reply_text(k), reply_text(v)) for k, v in raw.items())
 
 
 class ConfigurationStore:

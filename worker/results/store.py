@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import redis
 
+from worker.connections import reply_text
 from worker.results.parts import DEFAULT_PART_BYTES, OutputParts, PartsMarker
 from worker.results.record import FINAL_STATUSES
 from worker.results.streamed import output_pieces, plain_output
@@ -151,7 +152,7 @@ class RedisResultStore:
         ]
         written_flag, replaced = self._put(keys=keys, args=args)
         if replaced:
-            self.parts.delete(job_id, PartsMarker.decode(_text(replaced)))
+            self.parts.delete(job_id, PartsMarker.decode(reply_text(replaced)))
         return bool(written_flag)
 
     def failed_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -160,7 +161,7 @@ class RedisResultStore:
             return []
         pipe = self.client.pipeline(transaction=False)
         for job_id in job_ids:
-            pipe.hget(self._key("job", _text(job_id)), "record")
+            pipe.hget(self._key("job", reply_text(job_id)), "record")
         return [dict(json.loads(raw)) for raw in pipe.execute() if raw is not None]
 
     def save_payload(self, job_id: str, operation: str, payload: dict[str, Any]) -> None:
@@ -202,11 +203,7 @@ class RedisResultStore:
         existing = self.client.get(redis_key)
         if existing is None:  # expired between the two calls: claim again
             return self.claim_idempotency_key(key, job_id)
-        return existing.decode() if isinstance(existing, bytes) else str(existing)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+        return reply_text(existing)
 
 
 class MemoryResultStore:
