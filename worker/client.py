@@ -85,9 +85,7 @@ class Client:
             job_id, operation, configuration if isinstance(configuration, str) else None
         )
         self.results.create(record, operation, payload)
-        self.broker.enqueue(
-            job_message(operation, job_id, payload, queue=queue_name(self.settings))
-        )
+        self._enqueue(operation, job_id, payload)
         return job_id
 
     def retry(self, job_id: str) -> str:
@@ -103,10 +101,17 @@ class Client:
         operation, payload = stored
         fresh = new_record(job_id, operation, record.get("configuration"))
         self.results.put(fresh, force=True)
+        self._enqueue(operation, job_id, payload)
+        return job_id
+
+    def _enqueue(self, operation: str, job_id: str, payload: Any) -> None:
         self.broker.enqueue(
             job_message(operation, job_id, payload, queue=queue_name(self.settings))
         )
-        return job_id
+
+    def replay_dead_letters(self, message_ids: list[str] | None = None) -> list[str]:
+        """Enqueue dead-lettered messages again (all when ``message_ids`` is None)."""
+        return self.dead_letters().replay(self._enqueue, message_ids)
 
     def failed(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recently failed jobs, newest first."""

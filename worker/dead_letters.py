@@ -10,12 +10,13 @@ namespace; until then they can be replayed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-from worker.broker import QUEUE_NAME, job_message
+from worker.broker import QUEUE_NAME
 from worker.connections import reply_text
 
 
@@ -68,15 +69,21 @@ class DeadLetters:
             )
         return letters
 
-    def replay(self, broker: Any, message_ids: list[str] | None = None) -> list[str]:
-        """Enqueue the named dead letters again (all when ``message_ids`` is None)."""
+    def replay(
+        self, enqueue: Callable[[str, str, Any], None], message_ids: list[str] | None = None
+    ) -> list[str]:
+        """Enqueue the named dead letters again (all when ``message_ids`` is None).
+
+        ``enqueue(operation, job_id, payload)`` is the producer's own, so a replayed job
+        travels exactly as a submitted one.
+        """
         replayed = []
         for letter in self.entries(limit=100_000):
             if message_ids is not None and letter.message_id not in message_ids:
                 continue
             if letter.job_id is None:
                 continue
-            broker.enqueue(job_message(letter.operation, letter.job_id, letter.payload))
+            enqueue(letter.operation, letter.job_id, letter.payload)
             self.client.zrem(self.ids_key, letter.message_id)
             self.client.hdel(self.messages_key, letter.message_id)
             replayed.append(letter.message_id)

@@ -67,7 +67,7 @@ def test_dead_letters_are_listed_and_replayed(
     assert [(d.job_id, d.operation) for d in letters] == [(job_id, "configuration_test")]
     assert json.loads(body)["args"][1] == payload
 
-    replayed = client.dead_letters().replay(client.broker)
+    replayed = client.replay_dead_letters()
     start_worker()
 
     assert replayed == [message_id.decode()]

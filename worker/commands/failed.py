@@ -43,7 +43,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 def cmd_replay_dead_letters(args: argparse.Namespace) -> int:
     client = connect(load_settings())
     chosen = None if args.all else args.message_ids
-    emit({"replayed": client.dead_letters().replay(client.broker, chosen)})
+    emit({"replayed": client.replay_dead_letters(chosen)})
     return EXIT_OK
 
 
