@@ -25,7 +25,7 @@ import psutil
 import requests
 
 from worker import embedded_redis
-from worker.cli import IDLE_POLL_MS
+from worker.cli import IDLE_POLL_MS, worker_command
 from worker.client import Client
 from worker.configuration import Configuration
 from worker.configurations import generate_secret_key
@@ -120,22 +120,13 @@ class Bench:
 
 
 class Workers:
-    """``python -m dramatiq worker.actors`` with P processes × T threads."""
+    """Worker processes as ``openai-worker run`` starts them: P processes × T threads."""
 
     def __init__(self, bench: Bench, processes: int, threads: int, **env: str) -> None:
         self.processes = processes
         self.threads = threads
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dramatiq",
-                "worker.actors",
-                "--processes",
-                str(processes),
-                "--threads",
-                str(threads),
-            ],
+            worker_command(processes, threads),
             env={**bench.env, **env},
             cwd=ROOT,
             stdout=subprocess.DEVNULL,

@@ -148,11 +148,11 @@ def test_run_refuses_a_replay_directory_without_recordings(
 
 @pytest.mark.integration
 def test_a_real_worker_answers_from_cassettes_and_fails_clearly_without_one(
-    redis_url: str, namespace: str, replay_worker: Any
+    redis_url: str, namespace: str, start_worker: Any
 ) -> None:
     from worker.client import Client
 
-    replay_worker(CASSETTES)
+    start_worker(threads=2, OPENAI_WORKER_REPLAY_DIR=str(CASSETTES))
     client = Client(
         Settings(redis_url=redis_url, namespace=namespace, secret_keys=(SECRET_KEY,)),
         url=redis_url,

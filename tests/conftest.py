@@ -6,18 +6,17 @@
   Azure with an Entra bearer token), pointing at ``wire_server``.
 - ``run_job``: runs an operation through the real ``JobRunner`` with in-memory stores,
   retrying immediately when the runner asks, and returns the final result record.
-- ``redis_url`` / ``namespace``: real Redis (``REDIS_URL``, or the embedded server
-  started for the session) and a fresh key namespace per test.
+- ``redis_url`` / ``namespace`` / ``start_worker``: real Redis and real worker
+  processes, from ``real_services.py`` (shared with ``contracts/``).
+- ``client`` / ``cli``: a producing app's client, and the command line run as a process.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,9 +25,8 @@ from typing import Any
 
 import pytest
 import structlog
-from support import SECRET_KEY, TEST_SECRETS, WireServer, dump_value, make_configuration
+from support import SECRET_KEY, WireServer, make_configuration
 
-from worker import embedded_redis
 from worker.configuration import Configuration
 from worker.configurations import ConfigurationStore, KeyRing, MemoryBackend
 from worker.functions import FunctionRegistry
@@ -111,36 +109,8 @@ def run_job() -> Callable[..., JobHarness]:
     return build
 
 
-# --- real Redis -----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``REDIS_URL`` when set; otherwise an embedded server for this test session."""
-    if os.environ.get("REDIS_URL"):
-        yield os.environ["REDIS_URL"]
-        return
-    data_dir = Path(tmp_path_factory.mktemp("redis", numbered=True))
-    url = embedded_redis.ensure_running(data_dir)
-    yield url
-    embedded_redis.stop(data_dir)
-
-
-@pytest.fixture
-def namespace(redis_url: str) -> Iterator[str]:
-    """A fresh key prefix, removed after the test, so tests never see each other's keys."""
-    import redis
-
-    ns = f"owtest-{uuid.uuid4().hex[:12]}"
-    yield ns
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{ns}:*", count=1000))
-    leaked = [key for key in keys if any(s in dump_value(client, key) for s in TEST_SECRETS)]
-    for key in keys:
-        client.delete(key)
-    client.close()
-    # Every test that touched Redis is also a check that no plaintext key reached it.
-    assert not leaked, f"plaintext API key found in Redis keys {leaked}"
+# Real Redis and real worker processes (shared with contracts/).
+from real_services import namespace, redis_url, start_worker  # noqa: E402, F401
 
 
 @pytest.fixture(autouse=True)
@@ -148,90 +118,6 @@ def _reset_structlog() -> Iterator[None]:
     yield
     structlog.reset_defaults()
     structlog.contextvars.clear_contextvars()
-
-
-# --- real worker processes ------------------------------------------------------------
-
-
-@dataclass
-class WorkerProcess:
-    """A real ``dramatiq worker.actors`` process; its stderr goes to ``log_path``."""
-
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
-def worker_env(redis_url: str, namespace: str, **extra: str) -> dict[str, str]:
-    """The environment of a worker process for one test."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_WORKER_")}
-    env.update(
-        REDIS_URL=redis_url,
-        OPENAI_WORKER_NAMESPACE=namespace,
-        OPENAI_WORKER_SECRET_KEY=SECRET_KEY,
-        OPENAI_WORKER_LOG_FORMAT="json",
-        # Generous: a loaded machine must not turn a slow answer into a retry; tests of
-        # timeouts set their own.
-        OPENAI_WORKER_TIMEOUT_S="30",
-        OPENAI_WORKER_CONNECT_TIMEOUT_S="2",
-    )
-    env.update(extra)
-    return env
-
-
-@pytest.fixture
-def start_worker(
-    redis_url: str, namespace: str, tmp_path: Path
-) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start real worker processes: ``start_worker(processes=1, threads=4, **env)``."""
-    started: list[WorkerProcess] = []
-
-    def start(processes: int = 1, threads: int = 4, **env: str) -> WorkerProcess:
-        log_path = tmp_path / f"worker-{len(started)}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "dramatiq",
-                    "worker.actors",
-                    "--processes",
-                    str(processes),
-                    "--threads",
-                    str(threads),
-                ],
-                env=worker_env(redis_url, namespace, **env),
-                stdout=log,
-                stderr=log,
-            )
-        worker = WorkerProcess(process, log_path)
-        started.append(worker)
-        deadline = time.monotonic() + 60
-        while worker.log().count("Worker process is ready") < processes:
-            if process.poll() is not None or time.monotonic() > deadline:
-                worker.stop()
-                raise RuntimeError(f"worker did not start:\n{worker.log()}")
-            time.sleep(0.1)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-    # Every test with a worker process is also a check that its log holds no key.
-    for worker in started:
-        log = worker.log().encode()
-        assert not any(s in log for s in TEST_SECRETS), "plaintext API key in a worker log"
 
 
 @pytest.fixture

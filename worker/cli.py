@@ -75,6 +75,20 @@ def _read_json(text: str, what: str) -> Any:
 # --- commands -------------------------------------------------------------------------
 
 
+def worker_command(processes: int, threads: int) -> list[str]:
+    """The command line of Dramatiq's worker processes for our actors."""
+    return [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "worker.actors",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
     try:
@@ -96,18 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "with a configuration error until it is\n"
         )
     sys.stderr.write(f"openai-worker: starting workers on {url}\n")
-    command = [
-        sys.executable,
-        "-m",
-        "dramatiq",
-        "worker.actors",
-        "--processes",
-        str(args.processes),
-        "--threads",
-        str(args.threads),
-    ]
     sys.stderr.flush()
-    os.execve(sys.executable, command, env)  # noqa: S606 - replace this process, no shell
+    os.execve(sys.executable, worker_command(args.processes, args.threads), env)  # noqa: S606 - replace this process, no shell
 
 
 def _replay_dir(directory: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from support import SECRET_KEY, Reply, chat_completion, kill_hard, make_configuration, wait_for
 
 from worker import embedded_redis
+from worker.cli import worker_command
 from worker.client import Client
 from worker.settings import Settings
 
@@ -86,16 +86,7 @@ def test_queued_jobs_survive_a_redis_restart(tmp_path: Path, wire_server: Any) -
             OPENAI_WORKER_LOG_FORMAT="json",
         )
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dramatiq",
-                "worker.actors",
-                "--processes",
-                "1",
-                "--threads",
-                "2",
-            ],
+            worker_command(1, 2),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
