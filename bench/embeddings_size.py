@@ -69,6 +69,7 @@ def child(url: str, redis_url: str, chunks: int, dims: int, encoding: str) -> No
     from support import make_configuration
 
     from worker.functions import FunctionRegistry
+    from worker.keys import Keys
     from worker.operations import OPERATIONS, JobContext
     from worker.providers import ProviderClient, provider_for
     from worker.results import RedisResultStore
@@ -89,7 +90,7 @@ def child(url: str, redis_url: str, chunks: int, dims: int, encoding: str) -> No
     }
     connection = redis.Redis.from_url(redis_url)
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    store = RedisResultStore(connection, namespace, ttl_s=600)
+    store = RedisResultStore(connection, Keys(namespace), ttl_s=600)
     started = time.monotonic()
     try:
         outcome = operation.run(ctx, operation.schema().load(payload))

@@ -25,18 +25,14 @@ import psutil
 import requests
 
 from worker import embedded_redis
-from worker.cli import IDLE_POLL_MS, worker_command
 from worker.client import Client
-from worker.configuration import Configuration
-from worker.configurations import generate_secret_key
+from worker.configurations import Configuration, generate_secret_key
+from worker.queue.launch import worker_command, worker_environment
 from worker.results import FINAL_STATUSES
 from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION = "bench"
-
-#: Dramatiq reads its idle-poll cap (ms) from this variable, lower-case as it spells it.
-IDLE_POLL_ENV = "dramatiq_worker_timeout"
 
 
 @contextlib.contextmanager
@@ -86,16 +82,17 @@ class Bench:
         self.redis = redis
         self.server = server
         self.namespace = f"owbench-{uuid.uuid4().hex[:12]}"
-        self.env = {
-            **os.environ,
-            "REDIS_URL": redis,
-            "OPENAI_WORKER_NAMESPACE": self.namespace,
-            "OPENAI_WORKER_SECRET_KEY": generate_secret_key(),
-            "OPENAI_WORKER_LOG_LEVEL": "WARNING",
-            "OPENAI_WORKER_LOG_FORMAT": "json",
-            # What `openai-worker run` sets for the worker processes it starts.
-            IDLE_POLL_ENV: os.environ.get(IDLE_POLL_ENV, str(IDLE_POLL_MS)),
-        }
+        # The environment `openai-worker run` gives the worker processes it starts.
+        self.env = worker_environment(
+            {
+                **os.environ,
+                "REDIS_URL": redis,
+                "OPENAI_WORKER_NAMESPACE": self.namespace,
+                "OPENAI_WORKER_SECRET_KEY": generate_secret_key(),
+                "OPENAI_WORKER_LOG_LEVEL": "WARNING",
+                "OPENAI_WORKER_LOG_FORMAT": "json",
+            }
+        )
         self.client = Client(Settings.from_env(self.env))
 
     def configure(self, delay_ms: int, name: str = CONFIGURATION, *, dims: int = 0) -> str:
@@ -214,14 +211,14 @@ def wait_all(
     """Every job's final record; polls the oldest unfinished few hundred at a time."""
     pending = list(job_ids)
     deadline = time.monotonic() + timeout_s
-    key = client.results._key
+    job_key = client.keys.job
     while pending:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{len(pending)} of {len(job_ids)} jobs unfinished")
         window = pending[:256]
         pipe = client.redis.pipeline(transaction=False)
         for job_id in window:
-            pipe.hget(key("job", job_id), "status")
+            pipe.hget(job_key(job_id), "status")
         done = {
             job_id
             for job_id, status in zip(window, pipe.execute(), strict=True)
@@ -238,7 +235,7 @@ def records(client: Client, job_ids: list[str]) -> list[dict[str, Any]]:
     for start in range(0, len(job_ids), 500):
         pipe = client.redis.pipeline(transaction=False)
         for job_id in job_ids[start : start + 500]:
-            pipe.hget(client.results._key("job", job_id), "record")
+            pipe.hget(client.keys.job(job_id), "record")
         found.extend(json.loads(raw) for raw in pipe.execute())
     return found
 

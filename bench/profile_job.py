@@ -49,12 +49,12 @@ def main() -> None:
     with redis_url() as redis, provider_server() as server:
         bench = Bench(redis, server)
         os.environ.update(bench.env)
+        from worker.engine.services import ProcessServices
         from worker.logs import configure_logging
-        from worker.runtime import Runtime
         from worker.settings import Settings
 
         configure_logging("json", "WARNING")  # as the bench's workers run
-        runner = Runtime.build(Settings.from_env(), redis).runner
+        runner = ProcessServices.build(Settings.from_env(), redis).runner
         name = bench.configure(0)
         job_ids: list[str] = []
 

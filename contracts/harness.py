@@ -25,13 +25,19 @@ import vcr
 from cases import ContractCase
 from handmade import DOWNLOADS
 
-from worker.configuration import Configuration
-from worker.configurations import ConfigurationStore, KeyRing, MemoryBackend, generate_secret_key
+from worker.configurations import (
+    Configuration,
+    ConfigurationStore,
+    KeyRing,
+    MemoryBackend,
+    generate_secret_key,
+)
+from worker.engine.runner import Decision, JobRunner
 from worker.functions import FunctionRegistry
 from worker.results import MemoryResultStore
-from worker.runner import Decision, JobRunner
+from worker.retries import RetryPolicy
 from worker.settings import Settings
-from worker.transport import HttpClient, HttpResponse, RetryPolicy
+from worker.transport import HttpClient, HttpResponse
 
 CONFIGURATION = "contract"
 DEPLOYMENT = "contract-deployment"

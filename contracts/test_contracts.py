@@ -27,7 +27,7 @@ from harness import (
     deliver,
 )
 
-from worker.runner import RetryLater
+from worker.engine.runner import RetryLater
 
 AUTH_HEADERS = {
     "openai": {"authorization", "openai-organization"},

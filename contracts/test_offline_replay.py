@@ -19,7 +19,7 @@ from harness import deliver
 from support import SECRET_KEY
 
 from worker.cli import main
-from worker.configuration import Configuration
+from worker.configurations import Configuration
 from worker.errors import SettingsError, TransportError
 from worker.settings import Settings
 from worker.transport.replay import ReplayHttpClient

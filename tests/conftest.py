@@ -27,13 +27,13 @@ import pytest
 import structlog
 from support import SECRET_KEY, WireServer, make_configuration
 
-from worker.configuration import Configuration
-from worker.configurations import ConfigurationStore, KeyRing, MemoryBackend
+from worker.configurations import Configuration, ConfigurationStore, KeyRing, MemoryBackend
+from worker.engine.runner import JobRunner, RetryLater
 from worker.functions import FunctionRegistry
 from worker.results import MemoryResultStore
-from worker.runner import JobRunner, RetryLater
+from worker.retries import RetryPolicy
 from worker.settings import Settings
-from worker.transport import HttpClient, RetryPolicy
+from worker.transport import HttpClient
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ Each suite's ``conftest.py`` imports these fixtures by name:
 - ``redis_url`` / ``namespace``: real Redis (``REDIS_URL``, or the embedded server
   started for the session) and a fresh key namespace per test, removed afterwards and
   checked for any plaintext test key first.
-- ``start_worker``: real ``dramatiq worker.actors`` processes, started as
+- ``start_worker``: real ``dramatiq worker.queue.actors`` processes, started as
   ``openai-worker run`` starts them; their logs are checked for test keys too.
 """
 
@@ -24,7 +24,7 @@ import pytest
 from support import SECRET_KEY, TEST_SECRETS, dump_value
 
 from worker import embedded_redis
-from worker.cli import worker_command
+from worker.queue.launch import worker_command
 
 # --- real Redis -----------------------------------------------------------------------
 
@@ -63,7 +63,7 @@ def namespace(redis_url: str) -> Iterator[str]:
 
 @dataclass
 class WorkerProcess:
-    """A real ``dramatiq worker.actors`` process; its stderr goes to ``log_path``."""
+    """A real ``dramatiq worker.queue.actors`` process; its stderr goes to ``log_path``."""
 
     process: subprocess.Popen[bytes]
     log_path: Path

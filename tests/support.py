@@ -18,8 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import psutil
 
-from worker.configuration import Configuration
-from worker.configurations import generate_secret_key
+from worker.configurations import Configuration, generate_secret_key
 
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"
 AZURE_KEY = "azure-test-key-0123456789abcdef"

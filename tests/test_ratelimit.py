@@ -8,20 +8,22 @@ import pytest
 import redis
 from support import Reply, chat_completion, make_configuration
 
-from worker.configuration import Configuration
+from worker.configurations import Configuration
 from worker.errors import ConfigurationError
+from worker.keys import Keys
 from worker.ratelimit import RateLimited, RedisRateLimiter
+from worker.retries import InlineRetries
 
 
 def limiter(redis_url: str, namespace: str, **limits: Any) -> RedisRateLimiter:
     return RedisRateLimiter(
         redis.Redis.from_url(redis_url),
-        namespace,
+        Keys(namespace),
         "main",
         requests_per_minute=limits.get("rpm"),
         tokens_per_minute=limits.get("tpm"),
         window_s=limits.get("window_s", 60),
-        max_inline_wait_s=0,
+        inline=InlineRetries(max_rate_limit_wait_s=0),
     )
 
 
@@ -51,9 +53,9 @@ def test_reported_tokens_count_against_the_token_limit(redis_url: str, namespace
 
 
 def test_limits_of_different_configurations_are_independent(redis_url: str, namespace: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    one = RedisRateLimiter(client, namespace, "one", requests_per_minute=1, tokens_per_minute=None)
-    two = RedisRateLimiter(client, namespace, "two", requests_per_minute=1, tokens_per_minute=None)
+    client, keys = redis.Redis.from_url(redis_url), Keys(namespace)
+    one = RedisRateLimiter(client, keys, "one", requests_per_minute=1, tokens_per_minute=None)
+    two = RedisRateLimiter(client, keys, "two", requests_per_minute=1, tokens_per_minute=None)
 
     assert one.try_acquire() == 0.0
     assert two.try_acquire() == 0.0

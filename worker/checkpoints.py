@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import redis
 
 from worker.connections import reply_text
+from worker.keys import Keys
 
 
 class Checkpoint(Protocol):
@@ -75,17 +76,14 @@ class RedisCheckpoint:
 
 
 class RedisCheckpoints:
-    def __init__(self, client: redis.Redis, namespace: str, ttl_s: int) -> None:
-        self.client, self.namespace, self.ttl_s = client, namespace, ttl_s
-
-    def _key(self, job_id: str) -> str:
-        return f"{self.namespace}:checkpoint:{job_id}"
+    def __init__(self, client: redis.Redis, keys: Keys, ttl_s: int) -> None:
+        self.client, self.keys, self.ttl_s = client, keys, ttl_s
 
     def for_job(self, job_id: str) -> Checkpoint:
-        return RedisCheckpoint(self.client, self._key(job_id), self.ttl_s)
+        return RedisCheckpoint(self.client, self.keys.checkpoint(job_id), self.ttl_s)
 
     def clear(self, job_id: str) -> None:
-        self.client.delete(self._key(job_id))
+        self.client.delete(self.keys.checkpoint(job_id))
 
 
 class MemoryCheckpoint:

@@ -2,7 +2,9 @@
 
 The CLI is built on it too. ``submit`` validates the payload first, so a bad payload
 is a clear error to the caller and never reaches a worker; the worker validates again,
-for producers that enqueue another way.
+for producers that enqueue another way. A producer imports only what it needs to
+enqueue: the catalogue and validation, the stores and the broker, never the engine that
+runs operations (nor ``requests``).
 """
 
 from __future__ import annotations
@@ -14,16 +16,16 @@ from typing import Any
 
 import redis
 
-from worker.broker import build_broker, job_message, queue_name
-from worker.configurations import ConfigurationStore, KeyRing, RedisBackend
-from worker.configurations.crypto import SecretKeyError
+from worker.catalog import CATALOG
+from worker.configurations import ConfigurationStore, KeyRing, RedisBackend, SecretKeyError
 from worker.connections import redis_client, resolve_redis_url
-from worker.dead_letters import DeadLetters
 from worker.errors import ValidationError
-from worker.operations import OPERATIONS
+from worker.keys import Keys
+from worker.queue.broker import build_broker, job_message, queue_name
+from worker.queue.dead_letters import DeadLetters
 from worker.results import FINAL_STATUSES, RedisResultStore, new_record
-from worker.runner import validate_payload
 from worker.settings import Settings
+from worker.validation import validate_payload
 
 
 class Client:
@@ -33,9 +35,8 @@ class Client:
         self.settings = settings or Settings.from_env()
         self.url = url or resolve_redis_url(self.settings)
         self.redis: redis.Redis = redis_client(self.url)
-        self.results = RedisResultStore(
-            self.redis, self.settings.namespace, self.settings.result_ttl_s
-        )
+        self.keys = Keys(self.settings.namespace)
+        self.results = RedisResultStore(self.redis, self.keys, self.settings.result_ttl_s)
         self._broker: Any = None
 
     @property
@@ -52,7 +53,7 @@ class Client:
             if self.settings.secret_keys:
                 raise  # set but malformed: say so now
             keyring = None
-        return ConfigurationStore(RedisBackend(self.redis, self.settings.namespace), keyring)
+        return ConfigurationStore(RedisBackend(self.redis, self.keys), keyring)
 
     def submit(self, operation: str, payload: dict[str, Any], *, validate: bool = True) -> str:
         """Enqueue a job and return its id (the first job's id for a repeated idempotency key).
@@ -60,10 +61,9 @@ class Client:
         Raises ``ValidationError`` for an unknown operation, an oversized payload or,
         with ``validate``, a payload the operation's schema refuses.
         """
-        if operation not in OPERATIONS:
-            raise ValidationError(
-                f"unknown operation {operation!r}; known: {', '.join(OPERATIONS)}"
-            )
+        spec = CATALOG.get(operation)
+        if spec is None:
+            raise ValidationError(f"unknown operation {operation!r}; known: {', '.join(CATALOG)}")
         if not isinstance(payload, dict):
             raise ValidationError("the payload must be a JSON object")
         size = len(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
@@ -73,7 +73,7 @@ class Client:
                 f"{self.settings.max_payload_bytes} (OPENAI_WORKER_MAX_PAYLOAD_BYTES)"
             )
         if validate:
-            validate_payload(OPERATIONS[operation], payload)
+            validate_payload(spec.schema, payload)
         job_id = uuid.uuid4().hex
         key = payload.get("idempotency_key")
         if isinstance(key, str) and key:
@@ -118,7 +118,7 @@ class Client:
         return self.results.failed_jobs(limit)
 
     def dead_letters(self) -> DeadLetters:
-        return DeadLetters(self.redis, self.settings.namespace)
+        return DeadLetters(self.redis, self.keys)
 
     def result(self, job_id: str) -> dict[str, Any] | None:
         """The job's result record, or None if there is none (unknown or expired)."""

@@ -1,7 +1,10 @@
-"""Where Redis is: ``REDIS_URL``, or the embedded server started on demand."""
+"""Where Redis is (``REDIS_URL``, or the embedded server started on demand), a client
+for it, and the Lua scripts the stores run in it."""
 
 from __future__ import annotations
 
+import functools
+from importlib import resources
 from typing import Any
 
 import redis
@@ -27,3 +30,9 @@ def redis_client(url: str) -> redis.Redis:
 def reply_text(value: Any) -> str:
     """A Redis reply as text (replies are bytes unless a client decodes them)."""
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+@functools.cache
+def load_script(name: str) -> str:
+    """The text of ``worker/lua/{name}``, read once per process (as Dramatiq does)."""
+    return resources.files("worker").joinpath("lua", name).read_text(encoding="utf-8")

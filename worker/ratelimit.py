@@ -15,38 +15,9 @@ from typing import Protocol
 
 import redis
 
-#: KEYS: requests hash, tokens hash. ARGV: now and window (in tenths of a second), rpm,
-#: tpm (0: none). Returns {1, 0} when the request may go, else {0, tenths to wait}.
-_ACQUIRE = """
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local function window_sum(key)
-  local total, oldest = 0, now
-  local data = redis.call('HGETALL', key)
-  for i = 1, #data, 2 do
-    local second = tonumber(data[i])
-    if second <= now - window then
-      redis.call('HDEL', key, data[i])
-    else
-      total = total + tonumber(data[i + 1])
-      if second < oldest then oldest = second end
-    end
-  end
-  return total, oldest
-end
-local limits = {tonumber(ARGV[3]), tonumber(ARGV[4])}
-for i = 1, 2 do
-  if limits[i] > 0 then
-    local used, oldest = window_sum(KEYS[i])
-    if used >= limits[i] then
-      return {0, oldest + window - now}
-    end
-  end
-end
-redis.call('HINCRBY', KEYS[1], now, 1)
-redis.call('EXPIRE', KEYS[1], math.ceil(window / 5))
-return {1, 0}
-"""
+from worker.connections import load_script
+from worker.keys import Keys
+from worker.retries import INLINE, InlineRetries
 
 
 class RateLimited(Exception):  # noqa: N818 - a signal, not an error a job ends with
@@ -78,32 +49,35 @@ class NoLimit:
 class RedisRateLimiter:
     """The shared limits of one configuration.
 
-    Waits of up to ``max_inline_wait_s`` are slept through in the calling thread, so a
-    job making many calls (embeddings batches, tool loops) is not restarted for a
-    short pause; longer waits raise ``RateLimited`` so the job is re-enqueued with a
-    delay and the thread is freed.
+    Short waits (``retries.INLINE``) are slept through in the calling thread, so a job
+    making many calls (embeddings batches, tool loops) is not restarted for a short
+    pause; longer waits raise ``RateLimited`` so the job is re-enqueued with a delay
+    and the thread is freed.
     """
 
     def __init__(
         self,
         client: redis.Redis,
-        namespace: str,
+        keys: Keys,
         configuration: str,
         *,
         requests_per_minute: int | None,
         tokens_per_minute: int | None,
         window_s: int = 60,
-        max_inline_wait_s: float = 2.0,
+        inline: InlineRetries = INLINE,
     ) -> None:
         self.configuration = configuration
-        base = f"{namespace}:ratelimit:{configuration}"
-        self.keys = [f"{base}:requests", f"{base}:tokens"]
+        self.keys = [
+            keys.rate_limit(configuration, "requests"),
+            keys.rate_limit(configuration, "tokens"),
+        ]
         self.rpm = requests_per_minute or 0
         self.tpm = tokens_per_minute or 0
         self.window_s = window_s
-        self.max_inline_wait_s = max_inline_wait_s
+        self.inline = inline
         self.client = client
-        self._acquire = client.register_script(_ACQUIRE)
+        # KEYS, ARGV and what it returns: worker/lua/rate_limit_acquire.lua.
+        self._acquire = client.register_script(load_script("rate_limit_acquire.lua"))
 
     def try_acquire(self) -> float:
         """0 when a request was admitted, else the seconds until there may be room."""
@@ -118,7 +92,7 @@ class RedisRateLimiter:
             wait_s = self.try_acquire()
             if wait_s == 0.0:
                 return
-            if waited + wait_s > self.max_inline_wait_s:
+            if not self.inline.sleeps_through(waited, wait_s):
                 raise RateLimited(self.configuration, wait_s)
             time.sleep(wait_s)
             waited += wait_s

@@ -25,7 +25,8 @@ DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
 DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_TOOL_ROUNDS = 10
 DEFAULT_METRICS_HOST = "127.0.0.1"
-BROKER_SCHEMES = ("redis://", "rediss://", "unix://", "amqp://", "amqps://")
+AMQP_SCHEMES = ("amqp://", "amqps://")
+BROKER_SCHEMES = ("redis://", "rediss://", "unix://", *AMQP_SCHEMES)
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -84,6 +85,11 @@ class Settings:
     metrics_host: str = DEFAULT_METRICS_HOST
     #: Where the worker processes of a host share their metric values (multiprocess mode).
     metrics_dir: Path | None = None
+
+    @property
+    def uses_rabbitmq(self) -> bool:
+        """Whether jobs travel on RabbitMQ (``BROKER_URL=amqp://…``) rather than Redis."""
+        return bool(self.broker_url and self.broker_url.startswith(AMQP_SCHEMES))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import redis
 
-from worker.configuration import Configuration
 from worker.configurations import (
+    Configuration,
     ConfigurationStore,
     KeyRing,
     MemoryBackend,
@@ -18,6 +18,7 @@ from worker.configurations import (
     generate_secret_key,
 )
 from worker.errors import ConfigurationError
+from worker.keys import Keys
 
 KEY = "sk-store-test-abcdefghijklmnop"
 
@@ -32,7 +33,7 @@ def configuration(name: str = "main") -> Configuration:
 def backend(request: pytest.FixtureRequest, redis_url: str, namespace: str) -> Any:
     if request.param == "memory":
         return MemoryBackend()
-    return RedisBackend(redis.Redis.from_url(redis_url), namespace)
+    return RedisBackend(redis.Redis.from_url(redis_url), Keys(namespace))
 
 
 def test_a_saved_configuration_loads_back_with_its_key(backend: Any) -> None:

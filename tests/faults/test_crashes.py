@@ -11,8 +11,8 @@ import pytest
 from support import SECRET_KEY, Reply, chat_completion, kill_hard, make_configuration, wait_for
 
 from worker import embedded_redis
-from worker.cli import worker_command
 from worker.client import Client
+from worker.queue.launch import worker_command
 from worker.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from support import Reply, chat_completion, make_configuration
 
-from worker.broker import QUEUE_NAME
+from worker.keys import QUEUE_NAME
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from support import make_configuration
 
-from worker.batch import Progress
+from worker.cli.bulk import Progress
 
 pytestmark = pytest.mark.integration
 

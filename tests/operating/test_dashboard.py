@@ -231,7 +231,7 @@ def test_a_large_output_kept_in_parts_is_not_loaded_into_the_page(
     # Given a finished job whose output went to Redis in parts
     job_id = failed_job(client, "first try")
     small_parts = RedisResultStore(
-        client.redis, client.settings.namespace, client.settings.result_ttl_s, part_bytes=1024
+        client.redis, client.keys, client.settings.result_ttl_s, part_bytes=1024
     )
     record = client.result(job_id)
     output = {"chunks": [{"index": i, "embedding_vector": [0.5] * 64} for i in range(50)]}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from support import Reply, make_configuration, provider_error
 
-from worker.metrics import PrometheusObserver, token_counts
+from worker.monitoring.metrics import PrometheusObserver, token_counts
 
 pytestmark = pytest.mark.integration
 

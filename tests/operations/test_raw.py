@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from support import AZURE_KEY, OPENAI_KEY, Reply, make_configuration, provider_error
 
-from worker.operations.raw import RawRetryPolicy, retry_policy
-from worker.transport import RetryPolicy
+from worker.operations.raw import retry_policy
+from worker.retries import ConnectorRetryPolicy, RetryPolicy
 
 
 def test_a_get_goes_below_the_endpoint_with_the_worker_auth(
@@ -200,7 +200,7 @@ def test_exponential_backoff_doubles_the_delay() -> None:
         RetryPolicy(),
     )
 
-    assert isinstance(policy, RawRetryPolicy)
+    assert isinstance(policy, ConnectorRetryPolicy)
     assert [policy.delay_s(n, None) for n in range(3)] == [0.1, 0.2, 0.4]
     assert policy.allows_retry(2)
     assert not policy.allows_retry(3)

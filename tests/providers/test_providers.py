@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.configuration import Configuration
+from worker.configurations import Configuration
 from worker.errors import ConfigurationError
 from worker.providers import AzureProvider, OpenAIProvider, provider_for
 from worker.providers.azure import resource_root

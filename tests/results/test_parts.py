@@ -10,8 +10,9 @@ import pytest
 import redis
 from support import make_configuration
 
+from worker.engine.runner import Done
+from worker.keys import Keys
 from worker.results import MemoryResultStore, RedisResultStore, StreamedOutput, new_record
-from worker.runner import Done
 
 PART_BYTES = 1000
 
@@ -50,7 +51,7 @@ def connection(redis_url: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def store(connection: redis.Redis, namespace: str) -> RedisResultStore:
-    return RedisResultStore(connection, namespace, ttl_s=60, part_bytes=PART_BYTES)
+    return RedisResultStore(connection, Keys(namespace), ttl_s=60, part_bytes=PART_BYTES)
 
 
 def succeeded(job_id: str, output: Any) -> dict[str, Any]:
@@ -137,7 +138,7 @@ def test_parts_being_written_by_another_delivery_are_never_read(
 
 
 def test_parts_expire_with_the_record(connection: redis.Redis, namespace: str) -> None:
-    store = RedisResultStore(connection, namespace, ttl_s=123, part_bytes=PART_BYTES)
+    store = RedisResultStore(connection, Keys(namespace), ttl_s=123, part_bytes=PART_BYTES)
 
     store.put(succeeded("j6", big_output()))
 
@@ -171,7 +172,7 @@ def test_a_record_whose_parts_have_gone_reads_as_expired(
 def test_the_clients_result_is_the_whole_output(
     client: Any, connection: redis.Redis, namespace: str
 ) -> None:
-    writer = RedisResultStore(connection, namespace, ttl_s=60, part_bytes=PART_BYTES)
+    writer = RedisResultStore(connection, Keys(namespace), ttl_s=60, part_bytes=PART_BYTES)
     writer.put(succeeded("j9", Numbers(list(range(2000)))))
 
     record = client.result("j9")

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import redis
 
+from worker.keys import Keys
 from worker.results import MemoryResultStore, RedisResultStore, new_record
 
 
@@ -14,7 +15,7 @@ from worker.results import MemoryResultStore, RedisResultStore, new_record
 def store(request: pytest.FixtureRequest, redis_url: str, namespace: str) -> Any:
     if request.param == "memory":
         return MemoryResultStore(ttl_s=60)
-    return RedisResultStore(redis.Redis.from_url(redis_url), namespace, ttl_s=60)
+    return RedisResultStore(redis.Redis.from_url(redis_url), Keys(namespace), ttl_s=60)
 
 
 def test_a_new_record_reads_back_as_queued(store: Any) -> None:
@@ -63,7 +64,7 @@ def test_payloads_are_kept_for_a_later_retry(store: Any) -> None:
 
 def test_redis_records_expire_after_the_ttl(redis_url: str, namespace: str) -> None:
     client = redis.Redis.from_url(redis_url)
-    store = RedisResultStore(client, namespace, ttl_s=123)
+    store = RedisResultStore(client, Keys(namespace), ttl_s=123)
 
     store.put(new_record("j5", "configuration_test", "main"))
     store.save_payload("j5", "configuration_test", {})

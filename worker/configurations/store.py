@@ -12,10 +12,11 @@ from typing import Any, Protocol
 
 import redis
 
-from worker.configuration import Configuration
+from worker.configurations.configuration import Configuration
 from worker.configurations.crypto import KeyRing
 from worker.connections import reply_text
 from worker.errors import ConfigurationError
+from worker.keys import Keys
 from worker.logs import register_secret
 
 
@@ -46,11 +47,11 @@ class MemoryBackend:
 
 
 class RedisBackend:
-    """One Redis hash, ``{namespace}:configurations``, field per name."""
+    """One Redis hash (``Keys.configurations``), field per name."""
 
-    def __init__(self, client: redis.Redis, namespace: str) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
-        self.key = f"{namespace}:configurations"
+        self.key = keys.configurations
 
     def get(self, name: str) -> str | None:
         value = self.client.hget(self.key, name)

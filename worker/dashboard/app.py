@@ -9,7 +9,6 @@ sent), so another site cannot make a visitor's browser retry jobs. It binds
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
@@ -19,7 +18,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from worker.dashboard import pages
 from worker.errors import ValidationError
-from worker.health import Thresholds, check
+from worker.monitoring.health import Thresholds, check
 
 StartResponse = Callable[..., Any]
 #: How many job records the overview reads (a scan of the namespace) and shows.
@@ -61,18 +60,10 @@ class Dashboard:
 
     def recent_jobs(self) -> list[dict[str, Any]]:
         """The most recently enqueued records among the first ``SCAN_LIMIT`` found."""
-        redis, namespace = self.client.redis, self.client.settings.namespace
-        keys = []
-        for key in redis.scan_iter(match=f"{namespace}:job:*", count=500):
-            keys.append(key)
-            if len(keys) >= SCAN_LIMIT:
-                break
-        pipe = redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.hget(key, "record")
-        records = [json.loads(raw) for raw in pipe.execute() if raw is not None]
-        records.sort(key=lambda r: r.get("enqueued_at") or "", reverse=True)
-        return records[:SHOWN]
+        records: list[dict[str, Any]] = self.client.results.recent_jobs(
+            SHOWN, scan_limit=SCAN_LIMIT
+        )
+        return records
 
     def retry(self, environ: dict[str, Any], start: StartResponse, job_id: str) -> Iterable[bytes]:
         if not same_origin(environ):

@@ -1,7 +1,9 @@
-"""Every operation, discovered from the modules of this package.
+"""Every operation's implementation, discovered from the modules of this package.
 
-Each module lists its operations in ``OPERATIONS``; adding an operation family is
-adding a module, nothing else.
+Each module lists its operations in ``OPERATIONS``, each bound to its entry in
+``worker.catalog`` (name, payload schema, description). Adding an operation is a schema
+in ``schemas/``, an entry in the catalogue and a module here; discovery refuses an
+entry without an implementation and an implementation without an entry.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from worker.catalog import CATALOG
 from worker.operations.base import JobContext, Operation, Outcome
 
 
@@ -21,11 +24,16 @@ def _discover() -> dict[str, Operation]:
         for operation in getattr(module, "OPERATIONS", ()):
             if operation.name in found:
                 raise RuntimeError(f"operation {operation.name!r} is defined twice")
+            if CATALOG.get(operation.name) is not operation.spec:
+                raise RuntimeError(f"operation {operation.name!r} is not the catalogue's entry")
             found[operation.name] = operation
+    missing = sorted(set(CATALOG) - set(found))
+    if missing:
+        raise RuntimeError(f"catalogued operations without an implementation: {missing}")
     return dict(sorted(found.items()))
 
 
-#: Operation name → operation, for the actors, the client and the CLI.
+#: Operation name → operation, for the runner.
 OPERATIONS: dict[str, Operation] = _discover()
 
 __all__ = ["OPERATIONS", "JobContext", "Operation", "Outcome"]

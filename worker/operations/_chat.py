@@ -1,20 +1,16 @@
-"""Shared chat plumbing: building messages and bodies, calling, reading the answer."""
+"""The Chat Completions wire: building messages and options, reading an answer.
+
+Pure functions of payloads and answers; sending is the tool loop's (``_tool_loop``),
+and putting the two together for the simple chat operations is ``_simple_chat``'s.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from worker.errors import ProviderError
-from worker.operations._tool_loop import (
-    CHAT_PATH,
-    complete_with_tools,
-    offered_functions,
-    tools_for,
-    wire_tool_choice,
-)
-from worker.operations.base import JobContext, Outcome
 
-__all__ = ["CHAT_PATH", "answer_output", "chat_body", "run_chat", "user_content"]
+CHAT_PATH = "chat/completions"
 
 
 def user_content(text: str, images: list[dict[str, Any]] | None) -> Any:
@@ -49,6 +45,27 @@ def first_choice(response: dict[str, Any]) -> dict[str, Any]:
     return choices[0]
 
 
+def first_message(response: dict[str, Any]) -> dict[str, Any]:
+    """The first choice's message, or ``{}`` when the answer has none."""
+    choices = response.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        message = choices[0].get("message")
+        if isinstance(message, dict):
+            return message
+    return {}
+
+
+def call_names(message: dict[str, Any]) -> list[str]:
+    """The names of the functions an assistant message calls, in call order."""
+    calls = message.get("tool_calls")
+    return [_call_name(call) for call in calls] if isinstance(calls, list) else []
+
+
+def _call_name(call: Any) -> str:
+    spec = call.get("function") if isinstance(call, dict) else None
+    return str(spec.get("name")) if isinstance(spec, dict) else "?"
+
+
 def answer_output(response: dict[str, Any]) -> dict[str, Any]:
     """``assistant_response_text`` and how the answer ended, for the simple operations."""
     choice = first_choice(response)
@@ -60,24 +77,3 @@ def answer_output(response: dict[str, Any]) -> dict[str, Any]:
     if message.get("refusal"):
         output["refusal"] = message["refusal"]
     return output
-
-
-def chat_body(
-    ctx: JobContext, messages: list[dict[str, Any]], payload: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The request body of a simple chat operation, and the functions it offers."""
-    functions = offered_functions(ctx, payload.get("functions"))
-    body = {**ctx.model_fields(payload.get("model")), "messages": messages}
-    body.update(request_options(payload))
-    if functions:
-        body["tools"] = tools_for(functions, payload.get("functions"))
-    if payload.get("tool_choice") and functions:
-        body["tool_choice"] = wire_tool_choice(payload["tool_choice"])
-    return body, functions
-
-
-def run_chat(ctx: JobContext, messages: list[dict[str, Any]], payload: dict[str, Any]) -> Outcome:
-    """Send one conversation, run any tool calls, return the simple operations' output."""
-    body, functions = chat_body(ctx, messages, payload)
-    response = complete_with_tools(ctx, body, functions)
-    return Outcome(answer_output(response), response.get("usage"))

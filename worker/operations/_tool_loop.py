@@ -17,9 +17,9 @@ from typing import Any
 from worker.errors import FunctionError, ValidationError
 from worker.functions import RegisteredFunction
 from worker.functions.calls import run_tool_calls
+from worker.operations._chat import CHAT_PATH, call_names, first_message
 from worker.operations.base import JobContext, add_usage
 
-CHAT_PATH = "chat/completions"
 _CHOICE_WORDS = ("auto", "none", "required")
 
 
@@ -92,8 +92,8 @@ def complete_with_tools(
         else:
             response = ctx.client.post_json(CHAT_PATH, {**body, "messages": messages})
             usage = add_usage(usage, response.get("usage"))
-            message = _first_message(response)
-            names = _call_names(message)
+            message = first_message(response)
+            names = call_names(message)
             if not functions or not names or caller_tools.intersection(names):
                 if usage is not None:
                     response["usage"] = usage
@@ -119,7 +119,7 @@ def complete_with_tools(
             answered = {}
         calls = message["tool_calls"]
         ctx.log.info(
-            "chat.tool_round", round=round_no + 1, calls=len(calls), functions=_call_names(message)
+            "chat.tool_round", round=round_no + 1, calls=len(calls), functions=call_names(message)
         )
         messages.append(_assistant_turn(message))
         messages.extend(
@@ -135,25 +135,6 @@ def _digest(body: dict[str, Any]) -> str:
     """Identifies the request a checkpoint belongs to."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _call_names(message: dict[str, Any]) -> list[str]:
-    calls = message.get("tool_calls")
-    return [_call_name(call) for call in calls] if isinstance(calls, list) else []
-
-
-def _first_message(response: dict[str, Any]) -> dict[str, Any]:
-    choices = response.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        message = choices[0].get("message")
-        if isinstance(message, dict):
-            return message
-    return {}
-
-
-def _call_name(call: Any) -> str:
-    spec = call.get("function") if isinstance(call, dict) else None
-    return str(spec.get("name")) if isinstance(spec, dict) else "?"
 
 
 def _assistant_turn(message: dict[str, Any]) -> dict[str, Any]:

@@ -13,12 +13,14 @@ from typing import Any
 import structlog
 from marshmallow import Schema
 
+from worker.catalog import OperationSpec
 from worker.checkpoints import Checkpoint, MemoryCheckpoint
 from worker.errors import ValidationError
 from worker.functions import FunctionRegistry
 from worker.providers import ProviderClient
+from worker.retries import RetryPolicy
 from worker.settings import Settings
-from worker.transport import HttpClient, RetryPolicy
+from worker.transport import HttpClient
 
 
 @dataclass
@@ -59,15 +61,21 @@ class JobContext:
 
 @dataclass(frozen=True)
 class Operation:
-    """A job type: its actor name, payload schema and implementation."""
+    """A catalogue entry (``worker.catalog``) with its implementation."""
 
-    name: str
-    schema: type[Schema]
+    spec: OperationSpec
     run: Callable[[JobContext, dict[str, Any]], Outcome]
-    description: str = ""
     #: Optional: the retry policy for one payload (raw_request's own retry options);
     #: given the raw payload and the worker's default policy.
     retry_policy: Callable[[Any, RetryPolicy], RetryPolicy] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def schema(self) -> type[Schema]:
+        return self.spec.schema
 
 
 def add_usage(total: dict[str, Any] | None, more: dict[str, Any] | None) -> dict[str, Any] | None:

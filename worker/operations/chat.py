@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.chat import (
-    ChatCompletionsWithHistorySchema,
-    ChatCompletionsWithoutHistorySchema,
-    ConfigurationTestSchema,
-    SummarizeTextSchema,
-)
-from worker.operations._chat import run_chat, user_content
+from worker.catalog import CATALOG
+from worker.operations._chat import user_content
+from worker.operations._simple_chat import run_chat
 from worker.operations.base import JobContext, Operation, Outcome
 
 
@@ -74,28 +70,8 @@ def configuration_test(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
 
 
 OPERATIONS = [
-    Operation(
-        "chat_completions_without_history",
-        ChatCompletionsWithoutHistorySchema,
-        chat_completions_without_history,
-        "Chat completion from a user prompt and an optional system prompt.",
-    ),
-    Operation(
-        "chat_completions_with_history",
-        ChatCompletionsWithHistorySchema,
-        chat_completions_with_history,
-        "Chat completion continuing a conversation of system, user, assistant and tool messages.",
-    ),
-    Operation(
-        "summarize_text",
-        SummarizeTextSchema,
-        summarize_text,
-        "A summary of a text.",
-    ),
-    Operation(
-        "configuration_test",
-        ConfigurationTestSchema,
-        configuration_test,
-        "Checks that a configuration can reach its provider.",
-    ),
+    Operation(CATALOG["chat_completions_without_history"], chat_completions_without_history),
+    Operation(CATALOG["chat_completions_with_history"], chat_completions_with_history),
+    Operation(CATALOG["summarize_text"], summarize_text),
+    Operation(CATALOG["configuration_test"], configuration_test),
 ]

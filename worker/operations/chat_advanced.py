@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.chat import ChatCompletionsAdvancedSchema
+from worker.catalog import CATALOG
 from worker.errors import ValidationError
 from worker.operations._tool_loop import complete_with_tools, offered_functions, tools_for
 from worker.operations.base import JobContext, Operation, Outcome
@@ -40,10 +40,5 @@ def chat_completions_advanced(ctx: JobContext, payload: dict[str, Any]) -> Outco
 
 
 OPERATIONS = [
-    Operation(
-        "chat_completions_advanced",
-        ChatCompletionsAdvancedSchema,
-        chat_completions_advanced,
-        "A Chat Completions request in the wire format; the full response.",
-    ),
+    Operation(CATALOG["chat_completions_advanced"], chat_completions_advanced),
 ]

@@ -4,8 +4,8 @@ Every prompt is its own conversation (the shared system prompt, then the prompt)
 runs the same options, functions included. One prompt failing does not fail the
 others: its entry has ``success: false`` and the error. A retryable failure (429, 5xx,
 a timeout) is retried inline a few times with the policy's backoff, so the prompts
-that were answered are not sent again; a wait longer than ``MAX_INLINE_WAIT_S`` is not
-held in a worker thread, the prompt is reported failed instead. The job fails only
+that were answered are not sent again; a wait longer than ``retries.INLINE`` allows is
+not held in a worker thread, the prompt is reported failed instead. The job fails only
 when every prompt failed; it is then retried as a whole if every failure was retryable
 (nothing answered, so nothing is sent twice).
 """
@@ -18,19 +18,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.chat import ChatCompletionsMultipleSchema
+from worker.catalog import CATALOG
 from worker.errors import ValidationError, WorkerError
-from worker.operations._chat import run_chat
+from worker.operations._simple_chat import run_chat
 from worker.operations._tool_loop import offered_functions
 from worker.operations.base import JobContext, Operation, Outcome, add_usage
-from worker.transport import RetryPolicy
+from worker.retries import INLINE, RetryPolicy
 
 #: Prompts of one job sent at the same time.
 MAX_PARALLEL_PROMPTS = 4
-#: Inline retries of one prompt (never more than ``OPENAI_WORKER_MAX_RETRIES``).
-INLINE_RETRIES = 2
-#: The longest wait before an inline retry; a provider asking for more fails the prompt.
-MAX_INLINE_WAIT_S = 10.0
 
 
 @dataclass
@@ -45,7 +41,7 @@ def chat_completions_multiple(ctx: JobContext, payload: dict[str, Any]) -> Outco
     # Payload problems concern every prompt alike: refuse the job before sending any.
     ctx.model_fields(payload.get("model"))
     offered_functions(ctx, payload.get("functions"))
-    policy = RetryPolicy(max_retries=min(ctx.settings.max_retries, INLINE_RETRIES))
+    policy = INLINE.prompt_policy(RetryPolicy.from_settings(ctx.settings))
     prompts: list[str] = payload["prompts"]
     workers = min(len(prompts), MAX_PARALLEL_PROMPTS)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prompt") as pool:
@@ -78,8 +74,8 @@ def _answer(
         except ValidationError:
             raise
         except WorkerError as exc:
-            wait_s = policy.delay_s(retries, exc.retry_after_s)
-            if exc.retryable and policy.allows_retry(retries) and wait_s <= MAX_INLINE_WAIT_S:
+            wait_s = INLINE.prompt_wait_s(policy, retries, exc.retryable, exc.retry_after_s)
+            if wait_s is not None:
                 ctx.log.warning(
                     "chat.prompt_retrying", index=index, error=exc.message, delay_s=round(wait_s, 3)
                 )
@@ -115,11 +111,4 @@ def _all_failed(errors: list[WorkerError], entries: list[dict[str, Any]]) -> Wor
     )
 
 
-OPERATIONS = [
-    Operation(
-        "chat_completions_multiple",
-        ChatCompletionsMultipleSchema,
-        chat_completions_multiple,
-        "Several prompts answered independently; one entry per prompt with its own success.",
-    ),
-]
+OPERATIONS = [Operation(CATALOG["chat_completions_multiple"], chat_completions_multiple)]

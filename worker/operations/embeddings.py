@@ -5,11 +5,7 @@ from __future__ import annotations
 from array import array
 from typing import Any
 
-from schemas.embeddings import (
-    EmbeddingsAdvancedSchema,
-    EmbeddingsListInputSchema,
-    EmbeddingsSingleInputSchema,
-)
+from worker.catalog import CATALOG
 from worker.errors import ProviderError, ValidationError
 from worker.operations._embedding_batches import plan_batches
 from worker.operations._tokens import token_counter
@@ -108,22 +104,7 @@ def embeddings_advanced(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
 
 
 OPERATIONS = [
-    Operation(
-        "embeddings_single_input",
-        EmbeddingsSingleInputSchema,
-        embeddings_single_input,
-        "The embedding vector of one text.",
-    ),
-    Operation(
-        "embeddings_list_input",
-        EmbeddingsListInputSchema,
-        embeddings_list_input,
-        "Embedding vectors of many chunks, in input order with each chunk's key.",
-    ),
-    Operation(
-        "embeddings_advanced",
-        EmbeddingsAdvancedSchema,
-        embeddings_advanced,
-        "A full Embeddings request; the full response.",
-    ),
+    Operation(CATALOG["embeddings_single_input"], embeddings_single_input),
+    Operation(CATALOG["embeddings_list_input"], embeddings_list_input),
+    Operation(CATALOG["embeddings_advanced"], embeddings_advanced),
 ]

@@ -12,7 +12,7 @@ import base64
 import binascii
 from typing import Any
 
-from schemas.images import ImageGenerationsAdvancedSchema, ImageGenerationsSingleSchema
+from worker.catalog import CATALOG
 from worker.errors import ProviderError, WorkerError
 from worker.operations._image_download import check_download_url, download_image, sniff_media_type
 from worker.operations.base import JobContext, Operation, Outcome
@@ -80,16 +80,6 @@ def image_generations_advanced(ctx: JobContext, payload: dict[str, Any]) -> Outc
 
 
 OPERATIONS = [
-    Operation(
-        "image_generations_single",
-        ImageGenerationsSingleSchema,
-        image_generations_single,
-        "One generated image, as base64 bytes with its media type.",
-    ),
-    Operation(
-        "image_generations_advanced",
-        ImageGenerationsAdvancedSchema,
-        image_generations_advanced,
-        "A full Images request; the full response.",
-    ),
+    Operation(CATALOG["image_generations_single"], image_generations_single),
+    Operation(CATALOG["image_generations_advanced"], image_generations_advanced),
 ]

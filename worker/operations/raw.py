@@ -11,29 +11,18 @@ for this job.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import marshmallow
 
-from schemas.raw import RawRequestSchema, RetryOptionsSchema
+from schemas.raw import RetryOptionsSchema
+from worker.catalog import CATALOG
 from worker.errors import ProviderError, ValidationError
 from worker.operations.base import JobContext, Operation, Outcome
 from worker.providers.errors import redact
-from worker.transport import HttpResponse, RetryPolicy
-
-
-@dataclass(frozen=True)
-class RawRetryPolicy(RetryPolicy):
-    """The connector's retry options: a fixed delay, or one that doubles, no jitter."""
-
-    base_delay_s: float = 0.0
-    exponential: bool = False
-
-    def backoff_s(self, retries_done: int) -> float:
-        factor = 2.0**retries_done if self.exponential else 1.0
-        return min(self.backoff_max_s, self.base_delay_s * factor)
+from worker.retries import ConnectorRetryPolicy, RetryPolicy
+from worker.transport import HttpResponse
 
 
 def retry_policy(payload: Any, default: RetryPolicy) -> RetryPolicy:
@@ -45,14 +34,11 @@ def retry_policy(payload: Any, default: RetryPolicy) -> RetryPolicy:
         options = RetryOptionsSchema().load(raw)
     except marshmallow.ValidationError:
         return default
-    base_s = options["delay_ms"] / 1000.0
-    if options["exponential_backoff"] and base_s == 0:
-        base_s = default.backoff_base_s
-    return RawRetryPolicy(
+    return ConnectorRetryPolicy.from_options(
         max_retries=options["max_retries"],
-        backoff_max_s=max(default.backoff_max_s, base_s),
-        base_delay_s=base_s,
+        delay_ms=options["delay_ms"],
         exponential=options["exponential_backoff"],
+        default=default,
     )
 
 
@@ -130,12 +116,4 @@ def raw_request(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
     return Outcome(output)
 
 
-OPERATIONS = [
-    Operation(
-        "raw_request",
-        RawRequestSchema,
-        raw_request,
-        "Any HTTP request below the configuration's endpoint, with the worker's auth.",
-        retry_policy=retry_policy,
-    ),
-]
+OPERATIONS = [Operation(CATALOG["raw_request"], raw_request, retry_policy=retry_policy)]

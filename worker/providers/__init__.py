@@ -1,6 +1,6 @@
 """Wire layouts of OpenAI and Azure OpenAI: URLs, auth headers, api-version, errors."""
 
-from worker.configuration import Configuration
+from worker.configurations import Configuration
 from worker.providers.azure import AzureProvider
 from worker.providers.base import Provider, ProviderClient
 from worker.providers.openai import OpenAIProvider

@@ -11,7 +11,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from worker.configuration import Configuration
+from worker.configurations import Configuration
 
 # The connector's form ends in /openai/deployments/; a bare /openai is seen too.
 _RESOURCE_SUFFIX = re.compile(r"(/openai(/deployments)?)?/*$")

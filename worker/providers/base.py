@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from worker.configuration import Configuration
+from worker.configurations import Configuration
 from worker.errors import ProviderError, TransportError
 from worker.observer import JobObserver, NullObserver
 from worker.providers.errors import error_from_response, redact

@@ -10,10 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from worker.errors import ProviderError
-from worker.transport import HttpResponse, RetryPolicy
-
-#: Codes that arrive with a retryable status but will not succeed by waiting.
-PERMANENT_CODES = frozenset({"insufficient_quota", "DeploymentNotFound", "billing_not_active"})
+from worker.retries import RetryPolicy
+from worker.transport import HttpResponse
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -28,7 +26,7 @@ def error_from_response(response: HttpResponse, *, secret: str | None) -> Provid
     status = response.status_code
     message, details = _message_and_details(response)
     code = details.get("code")
-    retryable = RetryPolicy().is_retryable_status(status) and code not in PERMANENT_CODES
+    retryable = RetryPolicy.is_retryable_answer(status, code)
     if 300 <= status < 400:
         message = f"unexpected redirect ({status}); check the configuration's endpoint"
     return ProviderError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.configuration import Configuration
+from worker.configurations import Configuration
 
 
 class OpenAIProvider:

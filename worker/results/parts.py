@@ -1,10 +1,10 @@
 """A large output's JSON text split across Redis string keys.
 
 Redis refuses values over 512 MB and copies big values slowly, so the result store
-keeps an output bigger than ``part_bytes`` as parts
-``{namespace}:output:{job_id}:{write_id}:{n}``. Every write has its own ``write_id``:
-two deliveries of one job writing at once never mix their parts, and the record
-written last (by the result store's atomic rule) names the parts that count.
+keeps an output bigger than ``part_bytes`` as parts (``Keys.output_part``). Every
+write has its own ``write_id``: two deliveries of one job writing at once never mix
+their parts, and the record written last (by the result store's atomic rule) names the
+parts that count.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+
+from worker.keys import Keys
 
 #: Parts of 32 MiB: far below Redis' 512 MB value limit, small enough to copy quickly.
 DEFAULT_PART_BYTES = 32 * 1024 * 1024
@@ -48,18 +50,15 @@ class PartsMarker:
 class OutputParts:
     """Writes, reads and deletes the parts of one job's output."""
 
-    def __init__(self, client: redis.Redis, namespace: str, part_bytes: int) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, part_bytes: int) -> None:
         if part_bytes < 1:
             raise ValueError("part_bytes must be positive")
         self.client = client
-        self.namespace = namespace
+        self.names = keys
         self.part_bytes = part_bytes
 
-    def key(self, job_id: str, write_id: str, n: int) -> str:
-        return f"{self.namespace}:output:{job_id}:{write_id}:{n}"
-
     def keys(self, job_id: str, marker: PartsMarker) -> list[str]:
-        return [self.key(job_id, marker.write_id, n) for n in range(marker.count)]
+        return [self.names.output_part(job_id, marker.write_id, n) for n in range(marker.count)]
 
     def write(self, job_id: str, pieces: Iterator[bytes], ttl_s: int) -> bytes | PartsMarker:
         """The whole JSON text if it fits in one part; else the marker of the parts written.
@@ -78,7 +77,7 @@ class OutputParts:
 
         def flush(size: int) -> None:
             nonlocal count, total
-            key = self.key(job_id, write_id, count)
+            key = self.names.output_part(job_id, write_id, count)
             self.client.set(key, bytes(buffer[:size]), ex=ttl_s)
             del buffer[:size]
             count, total = count + 1, total + size

@@ -17,35 +17,12 @@ from typing import Any, Protocol
 
 import redis
 
-from worker.connections import reply_text
+from worker.connections import load_script, reply_text
+from worker.keys import Keys
 from worker.results.parts import DEFAULT_PART_BYTES, OutputParts, PartsMarker
 from worker.results.record import FINAL_STATUSES
 from worker.results.streamed import output_pieces, plain_output
 
-# KEYS: the record hash, the failed-jobs index, then the parts of a large output (if
-# any). ARGV: status, record JSON, TTL, force, job id, now (seconds), the parts' marker
-# ('' for none). Failed jobs are indexed by time; entries older than the TTL (their
-# records have expired) are trimmed whenever one is added. A refused write deletes its
-# own parts; an accepted one gives them the record's TTL and returns the marker of the
-# parts it replaced, for the caller to delete.
-_PUT_UNLESS_FINAL = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if status and (status == 'succeeded' or status == 'failed') and ARGV[4] ~= '1' then
-  for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
-  return {0, ''}
-end
-local replaced = redis.call('HGET', KEYS[1], 'parts') or ''
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'record', ARGV[2], 'parts', ARGV[7])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
-if ARGV[1] == 'failed' then
-  redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[6]) - tonumber(ARGV[3]))
-else
-  redis.call('ZREM', KEYS[2], ARGV[5])
-end
-return {1, replaced}
-"""
 #: The record's field naming the parts that hold its output (internal to this module).
 _PARTS_FIELD = "_output_parts"
 
@@ -80,9 +57,13 @@ class ResultStore(Protocol):
         """The most recently failed jobs' records, newest first."""
         ...
 
+    def recent_jobs(self, limit: int, *, scan_limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` records, newest enqueued first, among ``scan_limit`` read."""
+        ...
+
 
 class RedisResultStore:
-    """Result records in Redis hashes ``{namespace}:job:{id}``.
+    """Result records in Redis hashes (``Keys.job``).
 
     An output whose JSON text exceeds ``part_bytes`` is kept in parts (``parts.py``),
     written before the record; the record then holds ``"output": null`` and a marker
@@ -92,25 +73,23 @@ class RedisResultStore:
     def __init__(
         self,
         client: redis.Redis,
-        namespace: str,
+        keys: Keys,
         ttl_s: int,
         *,
         part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
         self.client = client
-        self.namespace = namespace
+        self.keys = keys
         self.ttl_s = ttl_s
-        self.parts = OutputParts(client, namespace, part_bytes)
-        self._put = client.register_script(_PUT_UNLESS_FINAL)
-
-    def _key(self, kind: str, ident: str) -> str:
-        return f"{self.namespace}:{kind}:{ident}"
+        self.parts = OutputParts(client, keys, part_bytes)
+        # KEYS, ARGV and what it returns: worker/lua/put_unless_final.lua.
+        self._put = client.register_script(load_script("put_unless_final.lua"))
 
     def get(self, job_id: str, *, read_output: bool = True) -> dict[str, Any] | None:
         # A record can be replaced between reading it and reading its parts (which the
         # replacing write deletes): then read the new record.
         for _ in range(3):
-            raw = self.client.hget(self._key("job", job_id), "record")
+            raw = self.client.hget(self.keys.job(job_id), "record")
             if raw is None:
                 return None
             record: dict[str, Any] = json.loads(raw)
@@ -138,7 +117,7 @@ class RedisResultStore:
             else:
                 # The output's text goes in as it is, as the record's last member.
                 text = json.dumps(fields)[:-1] + ', "output": ' + written.decode() + "}"
-        keys = [self._key("job", job_id), f"{self.namespace}:failed"]
+        keys = [self.keys.job(job_id), self.keys.failed]
         if marker is not None:
             keys += self.parts.keys(job_id, marker)
         args = [
@@ -156,24 +135,38 @@ class RedisResultStore:
         return bool(written_flag)
 
     def failed_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
-        job_ids = self.client.zrevrange(f"{self.namespace}:failed", 0, max(limit, 1) - 1)
+        job_ids = self.client.zrevrange(self.keys.failed, 0, max(limit, 1) - 1)
         if not job_ids:
             return []
         pipe = self.client.pipeline(transaction=False)
         for job_id in job_ids:
-            pipe.hget(self._key("job", reply_text(job_id)), "record")
+            pipe.hget(self.keys.job(reply_text(job_id)), "record")
         return [dict(json.loads(raw)) for raw in pipe.execute() if raw is not None]
+
+    def recent_jobs(self, limit: int, *, scan_limit: int) -> list[dict[str, Any]]:
+        # A scan of the namespace: records carry no index by time (yet).
+        keys = []
+        for key in self.client.scan_iter(match=self.keys.jobs_pattern, count=500):
+            keys.append(key)
+            if len(keys) >= scan_limit:
+                break
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(key, "record")
+        records = [dict(json.loads(raw)) for raw in pipe.execute() if raw is not None]
+        records.sort(key=lambda r: r.get("enqueued_at") or "", reverse=True)
+        return records[:limit]
 
     def save_payload(self, job_id: str, operation: str, payload: dict[str, Any]) -> None:
         body = json.dumps({"operation": operation, "payload": payload})
-        self.client.set(self._key("payload", job_id), body, ex=self.ttl_s)
+        self.client.set(self.keys.payload(job_id), body, ex=self.ttl_s)
 
     def create(self, record: dict[str, Any], operation: str, payload: dict[str, Any]) -> None:
         # One round trip for both writes: submission is on the producer's hot path.
         job_id = record["job_id"]
         pipe = self.client.pipeline(transaction=False)
         self._put(
-            keys=[self._key("job", job_id), f"{self.namespace}:failed"],
+            keys=[self.keys.job(job_id), self.keys.failed],
             args=[
                 record["status"],
                 json.dumps(record),
@@ -186,18 +179,18 @@ class RedisResultStore:
             client=pipe,
         )
         body = json.dumps({"operation": operation, "payload": payload})
-        pipe.set(self._key("payload", job_id), body, ex=self.ttl_s)
+        pipe.set(self.keys.payload(job_id), body, ex=self.ttl_s)
         pipe.execute()
 
     def load_payload(self, job_id: str) -> tuple[str, dict[str, Any]] | None:
-        raw = self.client.get(self._key("payload", job_id))
+        raw = self.client.get(self.keys.payload(job_id))
         if raw is None:
             return None
         stored = json.loads(raw)
         return stored["operation"], stored["payload"]
 
     def claim_idempotency_key(self, key: str, job_id: str) -> str | None:
-        redis_key = self._key("idempotency", key)
+        redis_key = self.keys.idempotency(key)
         if self.client.set(redis_key, job_id, nx=True, ex=self.ttl_s):
             return None
         existing = self.client.get(redis_key)
@@ -243,6 +236,11 @@ class MemoryResultStore:
         failed = [r for r in self.records.values() if r["status"] == "failed"]
         failed.sort(key=lambda r: r["finished_at"] or "", reverse=True)
         return [json.loads(json.dumps(r)) for r in failed[:limit]]
+
+    def recent_jobs(self, limit: int, *, scan_limit: int) -> list[dict[str, Any]]:
+        records = list(self.records.values())[:scan_limit]
+        records.sort(key=lambda r: r.get("enqueued_at") or "", reverse=True)
+        return [json.loads(json.dumps(r)) for r in records[:limit]]
 
     def claim_idempotency_key(self, key: str, job_id: str) -> str | None:
         with self._lock:

@@ -1,6 +1,9 @@
-"""HTTP transport: one pooled session per process, timeouts and the retry policy."""
+"""HTTP transport: one pooled session per process, timeouts, offline replay.
+
+Whether and when a failed call is tried again is ``worker.retries``'s decision; this
+package only applies its connect-retry level inside one call.
+"""
 
 from worker.transport.http import HttpClient, HttpResponse
-from worker.transport.policy import RetryPolicy
 
-__all__ = ["HttpClient", "HttpResponse", "RetryPolicy"]
+__all__ = ["HttpClient", "HttpResponse"]

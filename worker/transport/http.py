@@ -20,6 +20,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
 
 from worker.errors import TransportError
+from worker.retries import CONNECT_RETRY
 
 #: Connections kept per host: enough for every worker thread of a process.
 POOL_SIZE = 64
@@ -43,17 +44,16 @@ class HttpResponse:
 
 
 def _connect_only_retry() -> Retry:
-    # Retry only failures to open a connection: the request was never sent, so
-    # retrying cannot make the provider do (and bill) the work twice.
+    """``retries.CONNECT_RETRY`` in urllib3's terms: connection failures only."""
     return Retry(
-        total=2,
-        connect=2,
+        total=CONNECT_RETRY.attempts,
+        connect=CONNECT_RETRY.attempts,
         read=False,  # raise read errors as they are: a timeout must read as a timeout
         status=0,
         other=False,
         redirect=0,
         allowed_methods=None,
-        backoff_factor=0.2,
+        backoff_factor=CONNECT_RETRY.backoff_factor_s,
         raise_on_status=False,
     )
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics for every worker process of a host, served on one port.
+"""Metrics: Prometheus counters for every worker process of a host, served on one port.
 
 Worker processes write their values into a shared directory (prometheus_client's
 multiprocess mode, as Dramatiq's own middleware does); one exporter process, forked by

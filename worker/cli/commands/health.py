@@ -9,16 +9,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from worker.cli import (
+from worker.cli.common import (
     EXIT_ENVIRONMENT,
     EXIT_FAILED,
     EXIT_OK,
     CommandError,
     connect,
+    count,
     emit,
     load_settings,
 )
-from worker.health import Thresholds, check
+from worker.monitoring.health import Thresholds, check
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -40,18 +41,11 @@ def cmd_health(args: argparse.Namespace) -> int:
     return EXIT_OK if report["healthy"] else EXIT_FAILED
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
 def register(subparsers: Any) -> None:
     health = subparsers.add_parser(
         "health", help="check Redis, live workers, queues and failed jobs (exit 0 if healthy)"
     )
-    health.add_argument("--min-workers", type=_count, default=1, metavar="N")
-    health.add_argument("--max-failed", type=_count, metavar="N")
-    health.add_argument("--max-queue-depth", type=_count, metavar="N")
+    health.add_argument("--min-workers", type=count, default=1, metavar="N")
+    health.add_argument("--max-failed", type=count, metavar="N")
+    health.add_argument("--max-queue-depth", type=count, metavar="N")
     health.set_defaults(func=cmd_health)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from worker.cli import EXIT_OK, connect, emit, load_settings
+from worker.cli.common import EXIT_OK, connect, emit, load_settings
 
 
 def cmd_failed(args: argparse.Namespace) -> int:

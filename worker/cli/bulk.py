@@ -1,4 +1,4 @@
-"""Bulk submission from JSONL: one ``{"operation": …, "payload": …}`` per line.
+"""Bulk submission from JSONL (``submit-batch``): one ``{"operation": …, "payload": …}`` per line.
 
 A bad line is reported with its line number and the rest go on. Progress is drawn on a
 terminal only (a line redrawn on stderr), so stdout stays machine-readable.

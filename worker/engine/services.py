@@ -1,7 +1,8 @@
-"""What a worker process builds once and shares among its threads.
+"""A worker process's services: what it builds once and shares among its threads.
 
-One Redis client, one pooled HTTP session, the stores and the runner, created on first
-use in each process (after Dramatiq has started it), as arq's ``ctx`` does.
+One Redis client, one pooled HTTP session, the stores and the job runner, created on
+first use in each process (after Dramatiq has started it), as arq's ``ctx`` does. The
+runner (``runner``) runs each delivery with them.
 """
 
 from __future__ import annotations
@@ -12,15 +13,20 @@ from dataclasses import dataclass
 import redis
 
 from worker.checkpoints import RedisCheckpoints
-from worker.configuration import Configuration
-from worker.configurations import ConfigurationStore, KeyRing, RedisBackend
-from worker.configurations.crypto import SecretKeyError
+from worker.configurations import (
+    Configuration,
+    ConfigurationStore,
+    KeyRing,
+    RedisBackend,
+    SecretKeyError,
+)
 from worker.connections import redis_client, resolve_redis_url
+from worker.engine.runner import JobRunner
 from worker.functions import load_function_modules, registry
-from worker.metrics import worker_observer
+from worker.keys import Keys
+from worker.monitoring.metrics import worker_observer
 from worker.ratelimit import Limiter, NoLimit, RedisRateLimiter
 from worker.results import RedisResultStore
-from worker.runner import JobRunner
 from worker.settings import Settings
 from worker.transport import HttpClient
 from worker.transport.replay import ReplayHttpClient
@@ -30,7 +36,7 @@ CONFIGURATION_CACHE_S = 5.0
 
 
 @dataclass
-class Runtime:
+class ProcessServices:
     """The per-process shared objects."""
 
     settings: Settings
@@ -38,8 +44,9 @@ class Runtime:
     runner: JobRunner
 
     @classmethod
-    def build(cls, settings: Settings, url: str | None = None) -> Runtime:
+    def build(cls, settings: Settings, url: str | None = None) -> ProcessServices:
         client = redis_client(url or resolve_redis_url(settings))
+        keys = Keys(settings.namespace)
         try:
             keyring: KeyRing | None = KeyRing(settings.secret_keys)
         except SecretKeyError:
@@ -47,14 +54,14 @@ class Runtime:
         load_function_modules(settings.function_modules)
         runner = JobRunner(
             settings=settings,
-            results=RedisResultStore(client, settings.namespace, settings.result_ttl_s),
+            results=RedisResultStore(client, keys, settings.result_ttl_s),
             configurations=ConfigurationStore(
-                RedisBackend(client, settings.namespace), keyring, cache_s=CONFIGURATION_CACHE_S
+                RedisBackend(client, keys), keyring, cache_s=CONFIGURATION_CACHE_S
             ),
             http=_http_client(settings),
             functions=registry,
             limiter_for=lambda configuration: limiter_for(client, settings, configuration),
-            checkpoints=RedisCheckpoints(client, settings.namespace, settings.result_ttl_s),
+            checkpoints=RedisCheckpoints(client, keys, settings.result_ttl_s),
             observer=worker_observer(settings) if settings.metrics_port is not None else None,
         )
         return cls(settings, client, runner)
@@ -66,7 +73,7 @@ def limiter_for(client: redis.Redis, settings: Settings, configuration: Configur
         return NoLimit()
     return RedisRateLimiter(
         client,
-        settings.namespace,
+        Keys(settings.namespace),
         configuration.name,
         requests_per_minute=configuration.requests_per_minute,
         tokens_per_minute=configuration.tokens_per_minute,
@@ -82,15 +89,15 @@ def _http_client(settings: Settings) -> HttpClient:
     return HttpClient(**timeouts)
 
 
-_runtime: Runtime | None = None
+_services: ProcessServices | None = None
 _lock = threading.Lock()
 
 
-def get_runtime(settings: Settings, url: str) -> Runtime:
-    """This process's runtime, built on first use."""
-    global _runtime
-    if _runtime is None:
+def services_for_process(settings: Settings, url: str) -> ProcessServices:
+    """This process's services, built on first use."""
+    global _services
+    if _services is None:
         with _lock:
-            if _runtime is None:
-                _runtime = Runtime.build(settings, url)
-    return _runtime
+            if _services is None:
+                _services = ProcessServices.build(settings, url)
+    return _services

@@ -1,24 +1,22 @@
-"""Running one delivery of a job: validate, call, record, decide whether to retry.
+"""The job runner: one delivery of one job, from its record to its final status.
 
-Free of Dramatiq: the actor hands in the job and how many retries came before, and
-gets back ``Done`` or ``RetryLater(delay_s)``, which it turns into a delayed re-enqueue.
-Every status change is written to the result record.
+Validate, call through the operation, write the record at every status change, and
+decide with the retry policy whether to try again. Free of Dramatiq: the actor hands in
+the job, and gets back ``Done`` or ``RetryLater(delay_s)``, which it turns into a
+delayed re-enqueue. (``services`` builds the runner once per worker process.)
 """
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import marshmallow
 import structlog
 
 from worker.checkpoints import Checkpoint, Checkpoints, MemoryCheckpoints
-from worker.configuration import Configuration
-from worker.configurations import ConfigurationStore
+from worker.configurations import Configuration, ConfigurationStore
 from worker.errors import InternalError, ValidationError, WorkerError
 from worker.functions import FunctionRegistry
 from worker.observer import JobObserver, NullObserver
@@ -26,13 +24,12 @@ from worker.operations import OPERATIONS, JobContext, Operation
 from worker.providers import ProviderClient, provider_for
 from worker.ratelimit import Limiter, NoLimit, RateLimited
 from worker.results import FINAL_STATUSES, ResultStore, new_record, now_iso
+from worker.retries import RetryPolicy
 from worker.settings import Settings
-from worker.transport import HttpClient, RetryPolicy
+from worker.transport import HttpClient
+from worker.validation import validate_payload
 
 log = structlog.get_logger("worker.runner")
-
-#: Deliveries lost with their worker that a job may have beyond its retry budget.
-INTERRUPTIONS_TOLERATED = 3
 
 
 @dataclass(frozen=True)
@@ -50,44 +47,6 @@ class RetryLater:
 
 
 Decision = Done | RetryLater
-
-
-def validate_payload(operation: Operation, payload: Any) -> dict[str, Any]:
-    """The loaded payload, or ``ValidationError`` listing every problem by field."""
-    if not isinstance(payload, dict):
-        raise ValidationError("the payload must be a JSON object")
-    try:
-        loaded: dict[str, Any] = _schema(operation.schema).load(payload)
-    except marshmallow.ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        raise ValidationError(_summary(messages), details={"fields": messages}) from None
-    return loaded
-
-
-@functools.cache
-def _schema(schema_class: type[marshmallow.Schema]) -> marshmallow.Schema:
-    """One shared instance per schema class.
-
-    Building a schema deep-copies every field (a third of submitting a chat job); a
-    marshmallow schema keeps no state between loads, so threads can share one.
-    """
-    return schema_class()
-
-
-def _summary(messages: dict[str, Any]) -> str:
-    parts = []
-    for field, problems in messages.items():
-        text = problems if isinstance(problems, str) else _flatten(problems)
-        parts.append(f"{field}: {text}")
-    return "invalid payload: " + "; ".join(parts)
-
-
-def _flatten(problems: Any) -> str:
-    if isinstance(problems, list):
-        return " ".join(_flatten(p) for p in problems)
-    if isinstance(problems, dict):
-        return " ".join(f"[{k}] {_flatten(v)}" for k, v in problems.items())
-    return str(problems)
 
 
 class JobRunner:
@@ -112,11 +71,7 @@ class JobRunner:
         self.configurations = configurations
         self.http = http
         self.functions = functions
-        self.policy = policy or RetryPolicy(
-            max_retries=settings.max_retries,
-            backoff_base_s=settings.backoff_base_s,
-            backoff_max_s=settings.backoff_max_s,
-        )
+        self.policy = policy or RetryPolicy.from_settings(settings)
         self.operations = OPERATIONS if operations is None else operations
         self.observer: JobObserver = observer or NullObserver()
         self.limiter_for = limiter_for or (lambda configuration: NoLimit())
@@ -149,7 +104,7 @@ class JobRunner:
             )
             # A crash is not the job's fault, so even a job without retries runs again;
             # only one that keeps taking its workers down is given up.
-            if retries_done >= self.policy.max_retries + INTERRUPTIONS_TOLERATED:
+            if self.policy.gives_up_after_interruption(retries_done):
                 error = InternalError(
                     f"the job was interrupted {retries_done} times (its worker crashed or was "
                     "killed while running it); not trying again"
@@ -188,7 +143,7 @@ class JobRunner:
         operation = self.operations.get(operation_name)
         if operation is None:
             raise ValidationError(f"unknown operation {operation_name!r}")
-        data = validate_payload(operation, payload)
+        data = validate_payload(operation.schema, payload)
         configuration = self.configurations.load(data["configuration"])
         client = ProviderClient(
             provider_for(configuration),

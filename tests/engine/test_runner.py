@@ -7,11 +7,12 @@ from typing import Any
 from support import SECRET_KEY, Reply, chat_completion, make_configuration, provider_error
 
 from schemas.chat import ConfigurationTestSchema
+from worker.catalog import OperationSpec
 from worker.configurations import ConfigurationStore, KeyRing, MemoryBackend
+from worker.engine.runner import Done, JobRunner, RetryLater
 from worker.functions import FunctionRegistry
 from worker.operations import Operation, Outcome
 from worker.results import MemoryResultStore, new_record
-from worker.runner import Done, JobRunner, RetryLater
 from worker.settings import Settings
 from worker.transport import HttpClient
 
@@ -170,7 +171,9 @@ def test_a_bug_in_an_operation_fails_the_job_and_not_the_worker(wire_server: Any
         configurations=configurations,
         http=HttpClient(timeout_s=1, connect_timeout_s=1),
         functions=FunctionRegistry(),
-        operations={"broken": Operation("broken", ConfigurationTestSchema, broken)},
+        operations={
+            "broken": Operation(OperationSpec("broken", ConfigurationTestSchema, "fails"), broken)
+        },
     )
 
     decision = runner.run("j1", "broken", {"configuration": "x"})

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from worker.batch import submit_lines, wait_for, write_records
-from worker.cli import (
+from worker.cli.bulk import submit_lines, wait_for, write_records
+from worker.cli.common import (
     EXIT_FAILED,
     EXIT_INVALID,
     EXIT_NOT_FINISHED,
@@ -22,6 +22,7 @@ from worker.cli import (
     connect,
     emit,
     load_settings,
+    seconds,
 )
 
 
@@ -66,20 +67,13 @@ def _read_lines(name: str) -> list[str]:
         ) from None
 
 
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("must be a number of seconds >= 0")
-    return value
-
-
 def register(subparsers: Any) -> None:
     batch = subparsers.add_parser(
         "submit-batch", help='submit a JSONL file of {"operation": ..., "payload": ...} lines'
     )
     batch.add_argument("file", help="the JSONL file, or - for stdin")
     batch.add_argument(
-        "--wait", type=_seconds, metavar="SECONDS", help="follow the jobs until they finish"
+        "--wait", type=seconds, metavar="SECONDS", help="follow the jobs until they finish"
     )
     batch.add_argument("--output", metavar="FILE", help="with --wait: write the records as JSONL")
     batch.set_defaults(func=cmd_submit_batch)

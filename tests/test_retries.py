@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from worker.transport import RetryPolicy
+from worker.retries import RetryPolicy
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504, 599])

@@ -1,8 +1,10 @@
-"""The health of a deployment as its Redis and broker see it, for people and probes.
+"""The health report of a deployment, as its Redis and broker see it.
 
-Reads only: Redis reachable, the worker processes' heartbeats (``worker.heartbeats``),
-queue depths, dead-lettered messages and the failed-job count. ``problems``
-lists what makes the deployment unhealthy against the given thresholds.
+Reads only: Redis reachable, the worker processes' heartbeats (``heartbeats``), queue
+depths and dead-lettered messages in the broker's own layout (names from
+``worker.keys``), and the failed-job count. ``problems`` lists what makes the
+deployment unhealthy against the given thresholds. ``openai-worker health`` prints it
+for probes and the dashboard shows it.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Any
 
 import redis
 
-from worker.broker import QUEUE_NAME, queue_name, uses_rabbitmq
-from worker.heartbeats import Heartbeats
+from worker import keys as names
+from worker.keys import Keys
+from worker.monitoring.heartbeats import Heartbeats
 from worker.settings import Settings
 
 
@@ -29,59 +32,63 @@ class Thresholds:
 def check(client: redis.Redis, settings: Settings, thresholds: Thresholds) -> dict[str, Any]:
     """The health report; ``report["healthy"]`` is False when any problem was found."""
     report: dict[str, Any] = {"healthy": True, "problems": [], "redis": {"reachable": True}}
-    report["broker"] = "rabbitmq" if uses_rabbitmq(settings) else "redis"
-    queues = (
-        _rabbitmq_queues(settings) if uses_rabbitmq(settings) else _redis_queues(client, settings)
-    )
-    report["workers"] = _workers(client, settings)
-    report["queues"] = {queue_name(settings): queues}
-    report["failed_jobs"] = int(client.zcard(f"{settings.namespace}:failed"))
+    keys = Keys(settings.namespace)
+    rabbitmq = settings.uses_rabbitmq
+    report["broker"] = "rabbitmq" if rabbitmq else "redis"
+    queue = keys.broker_queue(rabbitmq=rabbitmq)
+    queues = _rabbitmq_queues(settings, queue) if rabbitmq else _redis_queues(client, keys)
+    report["workers"] = _workers(client, settings, keys)
+    report["queues"] = {queue: queues}
+    report["failed_jobs"] = int(client.zcard(keys.failed))
     report["problems"] = _problems(report, queues, thresholds)
     report["healthy"] = not report["problems"]
     return report
 
 
-def _workers(client: redis.Redis, settings: Settings) -> dict[str, Any]:
+def _workers(client: redis.Redis, settings: Settings, keys: Keys) -> dict[str, Any]:
     heartbeats = [
         {
             "worker_id": ident,
             "last_seen_s": round(age, 1),
             "alive": age < settings.heartbeat_timeout_s,
         }
-        for ident, age in sorted(Heartbeats(client, settings.namespace).last_seen().items())
+        for ident, age in sorted(Heartbeats(client, keys).last_seen().items())
     ]
     alive = sum(1 for beat in heartbeats if beat["alive"])
     return {"alive": alive, "stale": len(heartbeats) - alive, "heartbeats": heartbeats}
 
 
-def _redis_queues(client: redis.Redis, settings: Settings) -> dict[str, Any]:
-    prefix = f"{settings.namespace}:dramatiq:{QUEUE_NAME}"
+def _redis_queues(client: redis.Redis, keys: Keys) -> dict[str, Any]:
     return {
-        "ready": int(client.llen(prefix)),
-        "delayed": int(client.llen(f"{prefix}.DQ")),
-        "dead_lettered": int(client.zcard(f"{prefix}.XQ")),
+        "ready": int(client.llen(keys.queue)),
+        "delayed": int(client.llen(keys.delayed_queue)),
+        "dead_lettered": int(client.zcard(keys.dead_letters)),
     }
 
 
-def _rabbitmq_queues(settings: Settings) -> dict[str, Any]:
+def _rabbitmq_queues(settings: Settings, name: str) -> dict[str, Any]:
     """Message counts by passive declaration, which never creates a queue."""
     import pika  # type: ignore[import-untyped]
 
     assert settings.broker_url is not None
-    name = queue_name(settings)
+    queues = {
+        "ready": name,
+        "delayed": names.delayed_queue(name),
+        "dead_lettered": names.dead_letter_queue(name),
+    }
     connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
     try:
         counts = {}
-        for suffix in ("", ".DQ", ".XQ"):
+        for kind, queue in queues.items():
             channel = connection.channel()
             try:
-                declared = channel.queue_declare(name + suffix, passive=True)
-                counts[suffix] = int(declared.method.message_count)
+                declared = channel.queue_declare(queue, passive=True)
+                counts[kind] = int(declared.method.message_count)
             except pika.exceptions.ChannelClosedByBroker:  # not declared yet: no worker ever ran
-                counts[suffix] = 0
+                counts[kind] = 0
     finally:
         connection.close()
-    return {"ready": counts[""], "delayed": counts[".DQ"], "dead_lettered": counts[".XQ"]}
+    return counts
 
 
 def _problems(report: dict[str, Any], queues: dict[str, Any], thresholds: Thresholds) -> list[str]:

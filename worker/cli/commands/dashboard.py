@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from worker.cli import EXIT_OK, connect, load_settings
+from worker.cli.common import EXIT_OK, connect, load_settings
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

@@ -16,8 +16,8 @@ from typing import Any
 
 import redis
 
-from worker.broker import QUEUE_NAME
 from worker.connections import reply_text
+from worker.keys import Keys
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,10 @@ class DeadLetter:
 class DeadLetters:
     """The dead-letter queue of the jobs queue in one namespace."""
 
-    def __init__(self, client: redis.Redis, namespace: str) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
-        self.ids_key = f"{namespace}:dramatiq:{QUEUE_NAME}.XQ"
-        self.messages_key = f"{self.ids_key}.msgs"
+        self.ids_key = keys.dead_letters
+        self.messages_key = keys.dead_letter_messages
 
     def entries(self, limit: int = 100) -> list[DeadLetter]:
         raw: Any = self.client.zrevrange(self.ids_key, 0, max(limit, 1) - 1, withscores=True)

@@ -1,8 +1,8 @@
-"""Worker processes announce themselves in Redis every few seconds.
+"""Heartbeats: each worker process writes "I am alive" into Redis every few seconds.
 
-Dramatiq's Redis broker keeps heartbeats too, but producers write them as well and
-RabbitMQ keeps none; these are written only by worker processes, whatever the broker,
-so ``openai-worker health`` can count the live ones. An entry that has not been
+This is what workers write; ``health`` reads it to count the live ones. Dramatiq's
+Redis broker keeps heartbeats too, but producers write them as well and RabbitMQ keeps
+none; these are written only by worker processes, whatever the broker. An entry that has not been
 renewed for ``PRUNE_AFTER_S`` is removed.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from worker.connections import reply_text
+from worker.keys import Keys
 
 PRUNE_AFTER_S = 24 * 3600
 
@@ -27,11 +28,11 @@ def worker_id() -> str:
 
 
 class Heartbeats:
-    """The sorted set ``{namespace}:workers``: worker id scored by its last beat (seconds)."""
+    """The sorted set ``Keys.workers``: worker id scored by its last beat (seconds)."""
 
-    def __init__(self, client: redis.Redis, namespace: str) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
-        self.key = f"{namespace}:workers"
+        self.key = keys.workers
 
     def beat(self, ident: str) -> None:
         now = time.time()

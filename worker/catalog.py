@@ -1,0 +1,101 @@
+"""The operations a producer can ask for: name, payload schema and what each does.
+
+Producers (the client, the CLI, later an HTTP API) read this to refuse an unknown
+operation or a bad payload before anything is queued, without importing the engine that
+runs operations. ``worker.operations`` gives every entry its implementation, and checks
+at import that the two lists agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marshmallow import Schema
+
+from schemas.chat import (
+    ChatCompletionsAdvancedSchema,
+    ChatCompletionsMultipleSchema,
+    ChatCompletionsWithHistorySchema,
+    ChatCompletionsWithoutHistorySchema,
+    ConfigurationTestSchema,
+    SummarizeTextSchema,
+)
+from schemas.embeddings import (
+    EmbeddingsAdvancedSchema,
+    EmbeddingsListInputSchema,
+    EmbeddingsSingleInputSchema,
+)
+from schemas.images import ImageGenerationsAdvancedSchema, ImageGenerationsSingleSchema
+from schemas.raw import RawRequestSchema
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """What a producer needs to know of an operation."""
+
+    name: str
+    schema: type[Schema]
+    description: str
+
+
+_SPECS = (
+    OperationSpec(
+        "chat_completions_without_history",
+        ChatCompletionsWithoutHistorySchema,
+        "Chat completion from a user prompt and an optional system prompt.",
+    ),
+    OperationSpec(
+        "chat_completions_with_history",
+        ChatCompletionsWithHistorySchema,
+        "Chat completion continuing a conversation of system, user, assistant and tool messages.",
+    ),
+    OperationSpec(
+        "chat_completions_advanced",
+        ChatCompletionsAdvancedSchema,
+        "A Chat Completions request in the wire format; the full response.",
+    ),
+    OperationSpec(
+        "chat_completions_multiple",
+        ChatCompletionsMultipleSchema,
+        "Several prompts answered independently; one entry per prompt with its own success.",
+    ),
+    OperationSpec("summarize_text", SummarizeTextSchema, "A summary of a text."),
+    OperationSpec(
+        "configuration_test",
+        ConfigurationTestSchema,
+        "Checks that a configuration can reach its provider.",
+    ),
+    OperationSpec(
+        "embeddings_single_input",
+        EmbeddingsSingleInputSchema,
+        "The embedding vector of one text.",
+    ),
+    OperationSpec(
+        "embeddings_list_input",
+        EmbeddingsListInputSchema,
+        "Embedding vectors of many chunks, in input order with each chunk's key.",
+    ),
+    OperationSpec(
+        "embeddings_advanced",
+        EmbeddingsAdvancedSchema,
+        "A full Embeddings request; the full response.",
+    ),
+    OperationSpec(
+        "image_generations_single",
+        ImageGenerationsSingleSchema,
+        "One generated image, as base64 bytes with its media type.",
+    ),
+    OperationSpec(
+        "image_generations_advanced",
+        ImageGenerationsAdvancedSchema,
+        "A full Images request; the full response.",
+    ),
+    OperationSpec(
+        "raw_request",
+        RawRequestSchema,
+        "Any HTTP request below the configuration's endpoint, with the worker's auth.",
+    ),
+)
+
+#: Operation name → spec, sorted by name.
+CATALOG: dict[str, OperationSpec] = {s.name: s for s in sorted(_SPECS, key=lambda s: s.name)}

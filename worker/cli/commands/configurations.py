@@ -1,0 +1,115 @@
+"""``configure``, ``configurations``, ``delete-configuration``, ``secret-key`` and
+``rotate-secret-key``: provider configurations and the key that encrypts theirs."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from typing import Any
+
+from worker.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    CommandError,
+    connect,
+    emit,
+    load_settings,
+    positive_int,
+)
+from worker.configurations import API_TYPES, KEY_TYPES, Configuration, generate_secret_key
+
+
+def cmd_configure(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    api_key = os.environ.get("OPENAI_WORKER_API_KEY")
+    if not api_key:
+        if sys.stdin.isatty():
+            api_key = getpass.getpass("API key (input hidden): ")
+        else:
+            api_key = sys.stdin.readline()
+    api_key = (api_key or "").strip()
+    if not api_key:
+        raise CommandError(
+            "no API key: pipe it on stdin or set OPENAI_WORKER_API_KEY",
+            code=EXIT_INVALID,
+            error_type="validation",
+        )
+    configuration = Configuration(
+        name=args.name,
+        api_type=args.api_type,
+        endpoint=args.endpoint,
+        api_key=api_key,
+        deployment_name=args.deployment_name,
+        api_version=args.api_version,
+        key_type=(args.key_type or "api_key") if args.api_type == "azure_openai" else args.key_type,
+        organization=args.organization,
+        requests_per_minute=args.requests_per_minute,
+        tokens_per_minute=args.tokens_per_minute,
+    )
+    client = connect(settings)
+    client.configurations().save(configuration)
+    emit({"saved": configuration.public_dict()})
+    return EXIT_OK
+
+
+def cmd_configurations(args: argparse.Namespace) -> int:
+    emit(connect(load_settings()).configurations().list())
+    return EXIT_OK
+
+
+def cmd_delete_configuration(args: argparse.Namespace) -> int:
+    deleted = connect(load_settings()).configurations().delete(args.name)
+    if not deleted:
+        raise CommandError(
+            f"no configuration named {args.name!r}", code=EXIT_INVALID, error_type="configuration"
+        )
+    emit({"deleted": args.name})
+    return EXIT_OK
+
+
+def cmd_rotate_secret_key(args: argparse.Namespace) -> int:
+    count = connect(load_settings()).configurations().rotate()
+    emit({"rotated": count})
+    return EXIT_OK
+
+
+def cmd_secret_key(args: argparse.Namespace) -> int:
+    sys.stdout.write(generate_secret_key() + "\n")
+    return EXIT_OK
+
+
+def register(sub: Any) -> None:
+    conf = sub.add_parser("configure", help="save a configuration (API key from stdin)")
+    conf.add_argument("name")
+    conf.add_argument("--api-type", required=True, choices=API_TYPES)
+    conf.add_argument("--endpoint", required=True)
+    conf.add_argument("--deployment-name")
+    conf.add_argument("--api-version")
+    conf.add_argument("--key-type", choices=KEY_TYPES)
+    conf.add_argument("--organization")
+    conf.add_argument(
+        "--requests-per-minute", type=positive_int, metavar="N", help="limit shared by all workers"
+    )
+    conf.add_argument(
+        "--tokens-per-minute",
+        type=positive_int,
+        metavar="N",
+        help="limit shared by all workers (counted from reported usage)",
+    )
+    conf.set_defaults(func=cmd_configure)
+
+    sub.add_parser("configurations", help="list configurations (never the keys)").set_defaults(
+        func=cmd_configurations
+    )
+    delete = sub.add_parser("delete-configuration", help="remove a configuration")
+    delete.add_argument("name")
+    delete.set_defaults(func=cmd_delete_configuration)
+
+    sub.add_parser("secret-key", help="print a new key for OPENAI_WORKER_SECRET_KEY").set_defaults(
+        func=cmd_secret_key
+    )
+    sub.add_parser(
+        "rotate-secret-key", help="re-encrypt stored API keys with the first secret key"
+    ).set_defaults(func=cmd_rotate_secret_key)

@@ -1,0 +1,121 @@
+"""Every Redis key name the worker reads or writes, Dramatiq's included, in one place.
+
+A deployment's keys all start with its namespace (``OPENAI_WORKER_NAMESPACE``), so
+several deployments can share one Redis and a test can delete exactly its own keys.
+Stores receive a ``Keys`` and never build a name themselves; ``tests/test_keys.py``
+checks that no module outside this one spells a key.
+
+Dramatiq's Redis broker keeps a queue ``Q`` as a list ``{ns}:dramatiq:Q``, its delayed
+messages under ``Q.DQ`` and its dead letters as a sorted set ``Q.XQ`` with their bodies
+in the hash ``Q.XQ.msgs`` (``dramatiq.common.dq_name``/``xq_name`` and the broker's
+``dispatch.lua``); a test checks these names against the installed Dramatiq.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The one queue every operation's actor consumes.
+QUEUE_NAME = "jobs"
+#: Dramatiq's suffixes of a queue's delayed and dead-letter queues.
+DELAYED_SUFFIX = ".DQ"
+DEAD_LETTER_SUFFIX = ".XQ"
+
+
+def delayed_queue(queue: str) -> str:
+    """The name of ``queue``'s delayed queue, on either broker."""
+    return queue + DELAYED_SUFFIX
+
+
+def dead_letter_queue(queue: str) -> str:
+    """The name of ``queue``'s dead-letter queue, on either broker."""
+    return queue + DEAD_LETTER_SUFFIX
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The key names of one namespace."""
+
+    namespace: str
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.namespace, *parts))
+
+    # --- result records ---------------------------------------------------------------
+
+    def job(self, job_id: str) -> str:
+        """The hash holding a job's record (``record``, ``status``, ``parts`` fields)."""
+        return self._key("job", job_id)
+
+    @property
+    def jobs_pattern(self) -> str:
+        """A ``SCAN`` pattern matching every job record of the namespace."""
+        return self._key("job", "*")
+
+    def payload(self, job_id: str) -> str:
+        """The string holding a job's operation and payload, for ``retry``."""
+        return self._key("payload", job_id)
+
+    def idempotency(self, key: str) -> str:
+        """The string binding a producer's idempotency key to the first job id."""
+        return self._key("idempotency", key)
+
+    @property
+    def failed(self) -> str:
+        """The sorted set of failed job ids, scored by when they failed."""
+        return self._key("failed")
+
+    def output_part(self, job_id: str, write_id: str, n: int) -> str:
+        """Part ``n`` of a large output, written by one write of the record."""
+        return self._key("output", job_id, write_id, str(n))
+
+    # --- what workers keep while running -----------------------------------------------
+
+    def checkpoint(self, job_id: str) -> str:
+        """The hash of a job's tool-loop checkpoint."""
+        return self._key("checkpoint", job_id)
+
+    def rate_limit(self, configuration: str, kind: str) -> str:
+        """The hash of a configuration's ``requests`` or ``tokens`` counts per tenth second."""
+        return self._key("ratelimit", configuration, kind)
+
+    @property
+    def configurations(self) -> str:
+        """The hash of stored configurations, a field per name."""
+        return self._key("configurations")
+
+    @property
+    def workers(self) -> str:
+        """The sorted set of worker processes, scored by their last heartbeat."""
+        return self._key("workers")
+
+    # --- Dramatiq's broker layout ------------------------------------------------------
+
+    @property
+    def dramatiq_namespace(self) -> str:
+        """The prefix the Redis broker puts before every key of its own."""
+        return self._key("dramatiq")
+
+    def broker_queue(self, *, rabbitmq: bool) -> str:
+        """The jobs queue's name: RabbitMQ has no key namespace, so the name carries it."""
+        return f"{self.namespace}.{QUEUE_NAME}" if rabbitmq else QUEUE_NAME
+
+    @property
+    def queue(self) -> str:
+        """The Redis broker's list of ready messages."""
+        return f"{self.dramatiq_namespace}:{QUEUE_NAME}"
+
+    @property
+    def delayed_queue(self) -> str:
+        """The Redis broker's list of messages waiting for their delay."""
+        return delayed_queue(self.queue)
+
+    @property
+    def dead_letters(self) -> str:
+        """The Redis broker's sorted set of dead-lettered message ids."""
+        return dead_letter_queue(self.queue)
+
+    @property
+    def dead_letter_messages(self) -> str:
+        """The Redis broker's hash of dead-lettered message bodies, by id."""
+        return f"{self.dead_letters}.msgs"

@@ -1,0 +1,1 @@
+"""What operators read: heartbeats workers write, Prometheus metrics, the health report."""

@@ -1,0 +1,70 @@
+"""Building the Dramatiq broker: Redis (namespaced) or RabbitMQ, with our middleware.
+
+``build_broker`` does not touch the global broker, so a producer can hold one to
+enqueue without declaring any actor. Jobs travel on ``BROKER_URL`` when it is set
+(``amqp://…`` for RabbitMQ); results and configurations always stay in Redis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import CurrentMessage
+
+from worker.keys import QUEUE_NAME, Keys
+from worker.queue.middleware import JobLogContext, WorkerHeartbeat, host_metrics
+from worker.settings import Settings
+
+#: Out of a million broker commands, how many also run queue maintenance, which is
+#: when the unacknowledged messages of a worker whose heartbeat stopped are delivered
+#: again. Dramatiq's default (1,000) can leave a dead worker's jobs waiting minutes;
+#: an idle worker issues a few commands a second, so this finds them within seconds
+#: of the heartbeat timeout. Maintenance is a few cheap sorted-set reads.
+MAINTENANCE_CHANCE = 100_000
+
+
+def queue_name(settings: Settings) -> str:
+    """The name of the jobs queue on the configured broker."""
+    return Keys(settings.namespace).broker_queue(rabbitmq=settings.uses_rabbitmq)
+
+
+def build_broker(settings: Settings, url: str, *, for_workers: bool = True) -> Any:
+    """The broker for ``BROKER_URL``, else a Redis broker on ``url`` under the namespace.
+
+    ``for_workers`` adds the worker heartbeat and, when enabled, the host's Prometheus
+    metrics; a producer passes False.
+    """
+    broker: Any
+    if settings.uses_rabbitmq:
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker = RabbitmqBroker(url=settings.broker_url)
+    else:
+        broker = RedisBroker(  # type: ignore[no-untyped-call]
+            url=settings.broker_url or url,
+            namespace=Keys(settings.namespace).dramatiq_namespace,
+            heartbeat_timeout=int(settings.heartbeat_timeout_s * 1000),
+            maintenance_chance=MAINTENANCE_CHANCE,
+        )
+    broker.add_middleware(CurrentMessage())
+    broker.add_middleware(JobLogContext())
+    if for_workers:
+        broker.add_middleware(WorkerHeartbeat(settings, url))
+    if for_workers and settings.metrics_port is not None:
+        broker.add_middleware(host_metrics(settings))
+    return broker
+
+
+def job_message(
+    operation: str, job_id: str, payload: dict[str, Any], *, queue: str = QUEUE_NAME
+) -> dramatiq.Message[Any]:
+    """The message a job travels in: the job id and its payload."""
+    return dramatiq.Message(
+        queue_name=queue,
+        actor_name=operation,
+        args=(job_id, payload),
+        kwargs={},
+        options={},
+    )
