@@ -26,7 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SCENARIOS = ("overhead", "logging", "concurrency", "latency", "embeddings", "scale_out")
+SCENARIOS = (
+    "overhead",
+    "logging",
+    "concurrency",
+    "latency",
+    "embeddings",
+    "scale_out",
+    "round_trips",
+)
 
 #: Sizes of a full run (about four minutes on 2 cores) and of ``--quick``.
 FULL = {
@@ -38,6 +46,7 @@ FULL = {
     "embedding_chunks": 20_000,
     "embedding_dims": 1536,
     "scale_out_jobs": 1500,
+    "round_trip_jobs": 1000,
 }
 QUICK = {
     "overhead_jobs": 200,
@@ -48,13 +57,14 @@ QUICK = {
     "embedding_chunks": 3000,
     "embedding_dims": 256,
     "scale_out_jobs": 200,
+    "round_trip_jobs": 50,
 }
 PROCESSES, THREADS = 2, 8
 CONCURRENCY_THREADS = 16
 
 
 def plan(sizes: dict[str, int]) -> dict[str, Callable[[Any], dict[str, Any]]]:
-    from bench import scenarios
+    from bench import round_trips, scenarios
 
     return {
         "overhead": lambda b: scenarios.overhead(b, sizes["overhead_jobs"], PROCESSES, THREADS),
@@ -71,6 +81,7 @@ def plan(sizes: dict[str, int]) -> dict[str, Callable[[Any], dict[str, Any]]]:
             b, sizes["embedding_chunks"], sizes["embedding_dims"]
         ),
         "scale_out": lambda b: scenarios.scale_out(b, sizes["scale_out_jobs"], THREADS),
+        "round_trips": lambda b: round_trips.measure(b, sizes["round_trip_jobs"]),
     }
 
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KEY_SHAPES = (
     re.compile(r"namespace\}[:.]"),
     re.compile(
-        r":(job|payload|idempotency|failed|output|checkpoint|ratelimit|configurations"
+        r":(job|payload|idempotency|failed|output|ledger|ratelimit|configurations"
         r"|workers|dramatiq)\b"
     ),
     re.compile(r"\.(DQ|XQ)\b"),
@@ -95,7 +95,7 @@ def test_key_names_stay_what_deployments_already_hold() -> None:
         keys.idempotency("k"),
         keys.failed,
         keys.output_part("j", "w", 2),
-        keys.checkpoint("j"),
+        keys.ledger("j"),
         keys.rate_limit("main", "tokens"),
         keys.configurations,
         keys.workers,
@@ -105,7 +105,7 @@ def test_key_names_stay_what_deployments_already_hold() -> None:
         "ns:idempotency:k",
         "ns:failed",
         "ns:output:j:w:2",
-        "ns:checkpoint:j",
+        "ns:ledger:j",
         "ns:ratelimit:main:tokens",
         "ns:configurations",
         "ns:workers",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -109,3 +110,18 @@ def test_two_workers_together_stay_under_the_limit_and_fail_nothing(
     assert len(times) == 9
     for i, start in enumerate(times):
         assert sum(1 for t in times[i:] if t < start + 2.85) <= 3
+
+
+def test_a_worker_whose_clock_runs_ahead_shares_the_same_window(
+    redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given one request admitted by a worker with a true clock
+    assert limiter(redis_url, namespace, rpm=1).try_acquire() == 0.0
+
+    # When a worker whose clock is an hour ahead asks
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3600)
+    ahead = limiter(redis_url, namespace, rpm=1)
+
+    # Then it is refused too: the window is read from Redis' clock, not the worker's
+    assert ahead.try_acquire() > 0

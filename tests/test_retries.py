@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from worker.retries import RetryPolicy
+from worker.retries import FINAL_WRITE, RetryPolicy
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504, 599])
@@ -43,11 +43,11 @@ def test_the_budget_allows_exactly_max_retries() -> None:
 def test_retry_after_seconds_wins_over_backoff() -> None:
     policy = RetryPolicy(backoff_base_s=100.0)
 
-    assert policy.delay_s(0, retry_after_s=3.0) == 3.0
+    assert 3.0 <= policy.delay_s(0, retry_after_s=3.0) <= 4.0
 
 
 def test_an_absurd_retry_after_is_capped() -> None:
-    assert RetryPolicy(retry_after_max_s=60).delay_s(0, retry_after_s=86_400) == 60
+    assert 60 <= RetryPolicy(retry_after_max_s=60).delay_s(0, retry_after_s=86_400) <= 66
 
 
 def headers(**values: str) -> CaseInsensitiveDict[str]:
@@ -75,3 +75,24 @@ def test_retry_after_in_seconds_and_as_an_http_date() -> None:
 @pytest.mark.parametrize("value", ["soon", "-5", "nan", ""])
 def test_an_unreadable_retry_after_is_ignored(value: str) -> None:
     assert RetryPolicy.parse_retry_after(headers(Retry_After=value)) is None
+
+
+@pytest.mark.parametrize("asked_s", [0.0, 2.0, 600.0])
+def test_a_provider_delay_is_jittered_but_never_shortened(asked_s: float) -> None:
+    # Retry-After: 0 (or a past date) must not send every waiting job back at once.
+    policy = RetryPolicy(rng=random.Random(3))
+
+    delays = [policy.delay_s(0, retry_after_s=asked_s) for _ in range(200)]
+
+    assert min(delays) >= asked_s
+    assert max(delays) <= asked_s + max(1.0, asked_s / 10)
+    assert len(set(delays)) == 200
+
+
+def test_a_refused_final_write_is_tried_again_for_minutes_with_growing_waits() -> None:
+    delays = FINAL_WRITE.delays_s()
+
+    assert delays[0] == FINAL_WRITE.first_delay_s
+    assert all(b >= a for a, b in zip(delays, delays[1:], strict=False))
+    assert max(delays) == FINAL_WRITE.max_delay_s
+    assert 120 <= sum(delays) <= FINAL_WRITE.patience_s

@@ -61,3 +61,28 @@ def test_the_secret_keys_never_show_in_a_repr() -> None:
     settings = Settings.from_env({"OPENAI_WORKER_SECRET_KEY": "very-secret-value"})
 
     assert "very-secret-value" not in repr(settings)
+
+
+def test_slow_operations_get_longer_read_timeouts_by_default() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.read_timeout_s("chat") == 600
+    assert settings.read_timeout_s("images") == 600
+    assert settings.read_timeout_s("embeddings") == 120
+    assert settings.read_timeout_s("default") == 120
+
+
+def test_the_general_timeout_applies_to_every_operation_unless_one_is_named() -> None:
+    settings = Settings.from_env(
+        {"OPENAI_WORKER_TIMEOUT_S": "30", "OPENAI_WORKER_IMAGES_TIMEOUT_S": "900"}
+    )
+
+    assert settings.read_timeout_s("chat") == 30
+    assert settings.read_timeout_s("embeddings") == 30
+    assert settings.read_timeout_s("images") == 900
+    assert settings.read_timeout_s("default") == 30
+
+
+def test_the_wait_for_rate_limit_capacity_is_bounded_at_a_day_by_default() -> None:
+    assert Settings.from_env({}).max_queue_wait_s == 24 * 3600
+    assert Settings.from_env({"OPENAI_WORKER_MAX_QUEUE_WAIT_S": "60"}).max_queue_wait_s == 60

@@ -36,6 +36,8 @@ class OperationSpec:
     name: str
     schema: type[Schema]
     description: str
+    #: Which read timeout its calls get (``Settings.read_timeout_s``).
+    timeout: str = "default"
 
 
 _SPECS = (
@@ -43,52 +45,67 @@ _SPECS = (
         "chat_completions_without_history",
         ChatCompletionsWithoutHistorySchema,
         "Chat completion from a user prompt and an optional system prompt.",
+        timeout="chat",
     ),
     OperationSpec(
         "chat_completions_with_history",
         ChatCompletionsWithHistorySchema,
         "Chat completion continuing a conversation of system, user, assistant and tool messages.",
+        timeout="chat",
     ),
     OperationSpec(
         "chat_completions_advanced",
         ChatCompletionsAdvancedSchema,
         "A Chat Completions request in the wire format; the full response.",
+        timeout="chat",
     ),
     OperationSpec(
         "chat_completions_multiple",
         ChatCompletionsMultipleSchema,
         "Several prompts answered independently; one entry per prompt with its own success.",
+        timeout="chat",
     ),
-    OperationSpec("summarize_text", SummarizeTextSchema, "A summary of a text."),
+    OperationSpec(
+        "summarize_text",
+        SummarizeTextSchema,
+        "A summary of a text.",
+        timeout="chat",
+    ),
     OperationSpec(
         "configuration_test",
         ConfigurationTestSchema,
         "Checks that a configuration can reach its provider.",
+        timeout="chat",
     ),
     OperationSpec(
         "embeddings_single_input",
         EmbeddingsSingleInputSchema,
         "The embedding vector of one text.",
+        timeout="embeddings",
     ),
     OperationSpec(
         "embeddings_list_input",
         EmbeddingsListInputSchema,
         "Embedding vectors of many chunks, in input order with each chunk's key.",
+        timeout="embeddings",
     ),
     OperationSpec(
         "embeddings_advanced",
         EmbeddingsAdvancedSchema,
         "A full Embeddings request; the full response.",
+        timeout="embeddings",
     ),
     OperationSpec(
         "image_generations_single",
         ImageGenerationsSingleSchema,
         "One generated image, as base64 bytes with its media type.",
+        timeout="images",
     ),
     OperationSpec(
         "image_generations_advanced",
         ImageGenerationsAdvancedSchema,
         "A full Images request; the full response.",
+        timeout="images",
     ),
     OperationSpec(
         "raw_request",

@@ -76,32 +76,42 @@ class Client:
             validate_payload(spec.schema, payload)
         job_id = uuid.uuid4().hex
         key = payload.get("idempotency_key")
-        if isinstance(key, str) and key:
-            existing = self.results.claim_idempotency_key(key, job_id)
-            if existing is not None:
-                return existing
+        key = key if isinstance(key, str) and key else None
         configuration = payload.get("configuration")
         record = new_record(
             job_id, operation, configuration if isinstance(configuration, str) else None
         )
-        self.results.create(record, operation, payload)
-        self._enqueue(operation, job_id, payload)
+        owner = self.results.submit(record, operation, payload, key)
+        if owner != job_id:
+            return owner  # the key names an earlier job: nothing was written
+        try:
+            self._enqueue(operation, job_id, payload)
+        except BaseException:
+            # No message, no job: the key must not name it for the TTL.
+            self.results.withdraw(job_id, key)
+            raise
         return job_id
 
     def retry(self, job_id: str) -> str:
-        """Run a failed job again from its stored payload, under the same job id."""
+        """Run a failed job again from its stored payload, under the same job id.
+
+        A compare-and-set on ``failed``: of several callers retrying at once, one
+        re-runs the job and the others are told it is queued already.
+        """
         record = self.results.get(job_id)
         stored = self.results.load_payload(job_id)
         if record is None or stored is None:
             raise ValidationError(f"job {job_id!r} is unknown or has expired; nothing to retry")
-        if record["status"] != "failed":
-            raise ValidationError(
-                f"job {job_id!r} is {record['status']}; only failed jobs can be retried"
-            )
         operation, payload = stored
         fresh = new_record(job_id, operation, record.get("configuration"))
-        self.results.put(fresh, force=True)
-        self._enqueue(operation, job_id, payload)
+        found = self.results.requeue_failed(fresh)
+        if found:
+            raise ValidationError(f"job {job_id!r} is {found}; only failed jobs can be retried")
+        try:
+            self._enqueue(operation, job_id, payload)
+        except BaseException:
+            self.results.put(record, force=True)  # still failed, so it can be retried
+            raise
         return job_id
 
     def _enqueue(self, operation: str, job_id: str, payload: Any) -> None:

@@ -43,6 +43,17 @@ class WorkerError(Exception):
             error["details"] = self.details
         return error
 
+    @staticmethod
+    def from_dict(error: dict[str, Any]) -> WorkerError:
+        """The error an ``as_dict`` describes, of the class of its ``type``."""
+        kinds = {kind.error_type: kind for kind in _KINDS}
+        kind = kinds.get(str(error.get("type")), InternalError)
+        return kind(
+            str(error.get("message") or ""),
+            status_code=error.get("status_code"),
+            details=error.get("details"),
+        )
+
 
 class ValidationError(WorkerError):
     """The payload was refused; retrying the same payload cannot help."""
@@ -74,10 +85,27 @@ class FunctionError(WorkerError):
     error_type = "function"
 
 
+class RateLimitError(WorkerError):
+    """The configuration's shared rate limit left no capacity within the job's wait bound."""
+
+    error_type = "rate_limited"
+
+
 class InternalError(WorkerError):
     """A bug or an unexpected condition inside the worker."""
 
     error_type = "internal"
+
+
+_KINDS = (
+    ValidationError,
+    ConfigurationError,
+    ProviderError,
+    TransportError,
+    FunctionError,
+    RateLimitError,
+    InternalError,
+)
 
 
 class SettingsError(Exception):

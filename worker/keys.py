@@ -71,9 +71,9 @@ class Keys:
 
     # --- what workers keep while running -----------------------------------------------
 
-    def checkpoint(self, job_id: str) -> str:
-        """The hash of a job's tool-loop checkpoint."""
-        return self._key("checkpoint", job_id)
+    def ledger(self, job_id: str) -> str:
+        """The hash of a job's call ledger: answered provider calls by call key."""
+        return self._key("ledger", job_id)
 
     def rate_limit(self, configuration: str, kind: str) -> str:
         """The hash of a configuration's ``requests`` or ``tokens`` counts per tenth second."""

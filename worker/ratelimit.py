@@ -2,10 +2,11 @@
 
 A configuration may set ``requests_per_minute`` and ``tokens_per_minute``. Each worker
 asks Redis before every provider call; the answer covers all workers at once. Counts
-are kept per tenth of a second in a hash and summed over the sliding window, so a check is one
-short Lua script. Tokens are counted after each call, from the usage the provider
-reports, so a token limit holds where usage is known (it can be overshot by the calls
-already in flight when it is reached).
+are kept per tenth of a second of Redis' own clock (workers' clocks may disagree) in a
+hash and summed over the sliding window, so a check is one short Lua script. Tokens are
+counted after each call, from the usage the provider reports, so a token limit holds
+where usage is known (it can be overshot by the calls already in flight when it is
+reached).
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from worker.retries import INLINE, InlineRetries
 class RateLimited(Exception):  # noqa: N818 - a signal, not an error a job ends with
     """No capacity now; try again in ``wait_s`` seconds (the job is delayed, not failed)."""
 
-    def __init__(self, configuration: str, wait_s: float) -> None:
+    def __init__(self, configuration: str, wait_s: float, *, slept_s: float = 0.0) -> None:
         super().__init__(f"configuration {configuration!r} is at its rate limit")
         self.wait_s = wait_s
+        #: What the thread already slept for capacity before giving up the wait.
+        self.slept_s = slept_s
 
 
 class Limiter(Protocol):
@@ -76,14 +79,13 @@ class RedisRateLimiter:
         self.window_s = window_s
         self.inline = inline
         self.client = client
-        # KEYS, ARGV and what it returns: worker/lua/rate_limit_acquire.lua.
+        # KEYS, ARGV and what they return: worker/lua/rate_limit_*.lua.
         self._acquire = client.register_script(load_script("rate_limit_acquire.lua"))
+        self._tokens = client.register_script(load_script("rate_limit_tokens.lua"))
 
     def try_acquire(self) -> float:
         """0 when a request was admitted, else the seconds until there may be room."""
-        allowed, wait = self._acquire(
-            keys=self.keys, args=[_tenths(time.time()), self.window_s * 10, self.rpm, self.tpm]
-        )
+        allowed, wait = self._acquire(keys=self.keys, args=[self.window_s * 10, self.rpm, self.tpm])
         return 0.0 if int(allowed) else max(float(wait) / 10, 0.1)
 
     def acquire(self) -> None:
@@ -93,17 +95,10 @@ class RedisRateLimiter:
             if wait_s == 0.0:
                 return
             if not self.inline.sleeps_through(waited, wait_s):
-                raise RateLimited(self.configuration, wait_s)
+                raise RateLimited(self.configuration, wait_s, slept_s=waited)
             time.sleep(wait_s)
             waited += wait_s
 
     def record_tokens(self, tokens: int) -> None:
         if self.tpm and tokens > 0:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hincrby(self.keys[1], str(_tenths(time.time())), tokens)
-            pipe.expire(self.keys[1], self.window_s * 2)
-            pipe.execute()
-
-
-def _tenths(seconds: float) -> int:
-    return int(seconds * 10)
+            self._tokens(keys=[self.keys[1]], args=[tokens, self.window_s * 10])

@@ -12,9 +12,13 @@ Failures are retried at one of four levels, each with one job:
 3. **Inside a job** (``INLINE``): one prompt of ``chat_completions_multiple`` is retried
    in its thread, and a rate-limit wait is slept through, when the wait is short, so
    the work already answered in the same job is not repeated.
-4. **Around the runner** (``INFRASTRUCTURE``): a delivery that died with its worker
-   (``interruptions_tolerated`` beyond the budget), and failures outside the runner such
-   as Redis refusing a write, which the queue retries with its own backoff.
+4. **Around the runner**: a final record Redis refuses is written again within the
+   delivery (``FINAL_WRITE``); a delivery that died with its worker is run again
+   (``INTERRUPTIONS_TOLERATED`` beyond the budget); failures outside the runner are
+   retried by the queue with its own backoff (``INFRASTRUCTURE``).
+
+Every wait is jittered, a provider's own ``Retry-After`` included (never earlier than
+it asked), so jobs that failed together do not come back together.
 
 Errors say whether waiting can help (``WorkerError.retryable``, decided where the
 failure is understood, with the status classification below); this module decides
@@ -103,10 +107,14 @@ class RetryPolicy:
         return ceiling / 2 + jitter
 
     def delay_s(self, retries_done: int, retry_after_s: float | None) -> float:
-        """How long to wait before the next attempt: the provider's wish wins."""
+        """How long to wait before the next attempt: the provider's wish wins, jittered."""
         if retry_after_s is not None:
-            return min(max(retry_after_s, 0.0), self.retry_after_max_s)
+            return self.jittered(min(max(retry_after_s, 0.0), self.retry_after_max_s))
         return self.backoff_s(retries_done)
+
+    def jittered(self, wait_s: float) -> float:
+        """``wait_s`` plus up to a tenth more (at least up to a second): never less."""
+        return wait_s + self.rng.uniform(0, max(1.0, wait_s / 10))
 
     @staticmethod
     def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -197,6 +205,31 @@ class InlineRetries:
 
 
 INLINE = InlineRetries()
+
+
+@dataclass(frozen=True)
+class FinalWriteRetries:
+    """A final record Redis refused (out of memory, a read-only replica after failover).
+
+    The outcome is in hand: writing it again later is cheap, calling the provider again
+    is not. The delays add up to a few minutes before the delivery gives up.
+    """
+
+    first_delay_s: float = 0.25
+    max_delay_s: float = 10.0
+    patience_s: float = 180.0
+
+    def delays_s(self) -> list[float]:
+        """The waits between attempts at the write, doubling up to ``max_delay_s``."""
+        delays, delay, total = [], self.first_delay_s, 0.0
+        while total + delay <= self.patience_s:
+            delays.append(delay)
+            total += delay
+            delay = min(delay * 2, self.max_delay_s)
+        return delays
+
+
+FINAL_WRITE = FinalWriteRetries()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,10 @@ from pathlib import Path
 from worker.errors import SettingsError
 
 DEFAULT_TIMEOUT_S = 120.0
+#: Read timeouts of the operations whose answers can take long (high-quality images,
+#: reasoning models); embeddings and raw requests use ``DEFAULT_TIMEOUT_S``.
+DEFAULT_OPERATION_TIMEOUTS_S = {"chat": 600.0, "images": 600.0, "embeddings": 120.0}
+DEFAULT_MAX_QUEUE_WAIT_S = 24 * 3600.0
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_BACKOFF_BASE_S = 2.0
@@ -60,6 +64,9 @@ class Settings:
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     function_modules: tuple[str, ...] = ()
     timeout_s: float = DEFAULT_TIMEOUT_S
+    #: Read timeouts by kind of operation (``chat``, ``images``, ``embeddings``); a kind
+    #: not listed uses ``timeout_s``.
+    operation_timeouts_s: Mapping[str, float] = field(default_factory=dict)
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     max_retries: int = DEFAULT_MAX_RETRIES
     result_ttl_s: int = DEFAULT_RESULT_TTL_S
@@ -73,6 +80,8 @@ class Settings:
     backoff_max_s: float = DEFAULT_BACKOFF_MAX_S
     #: The window of the per-configuration rate limits; a minute unless testing.
     rate_limit_window_s: int = 60
+    #: The longest a job waits for rate-limit capacity in all before it fails.
+    max_queue_wait_s: float = DEFAULT_MAX_QUEUE_WAIT_S
     log_format: str = "auto"
     log_level: str = "INFO"
     #: Offline replay: answer provider calls from the cassettes in this directory.
@@ -85,6 +94,10 @@ class Settings:
     metrics_host: str = DEFAULT_METRICS_HOST
     #: Where the worker processes of a host share their metric values (multiprocess mode).
     metrics_dir: Path | None = None
+
+    def read_timeout_s(self, kind: str) -> float:
+        """How long a call of this kind of operation may take to answer."""
+        return self.operation_timeouts_s.get(kind, self.timeout_s)
 
     @property
     def uses_rabbitmq(self) -> bool:
@@ -166,4 +179,20 @@ class Settings:
             rate_limit_window_s=int(
                 _number(env, "OPENAI_WORKER_RATE_LIMIT_WINDOW_S", 60, minimum=1)
             ),
+            max_queue_wait_s=_number(
+                env, "OPENAI_WORKER_MAX_QUEUE_WAIT_S", DEFAULT_MAX_QUEUE_WAIT_S, minimum=0
+            ),
+            operation_timeouts_s=_operation_timeouts(env),
         )
+
+
+def _operation_timeouts(env: Mapping[str, str]) -> dict[str, float]:
+    """``OPENAI_WORKER_{KIND}_TIMEOUT_S``; unset, ``OPENAI_WORKER_TIMEOUT_S`` if that is
+    set, else the kind's default."""
+    general = (env.get("OPENAI_WORKER_TIMEOUT_S") or "").strip()
+    timeouts = {}
+    for kind, default in DEFAULT_OPERATION_TIMEOUTS_S.items():
+        name = f"OPENAI_WORKER_{kind.upper()}_TIMEOUT_S"
+        fallback = float(general) if general and not (env.get(name) or "").strip() else default
+        timeouts[kind] = _number(env, name, fallback, minimum=0.001)
+    return timeouts

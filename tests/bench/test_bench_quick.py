@@ -29,6 +29,11 @@ EXPECTED = {
     "latency": ["queued_p50_ms", "queued_p99_ms", "beyond_provider_p50_ms", "in_worker_p99_ms"],
     "embeddings": ["http_requests", "seconds", "worker_peak_rss_mb", "result_mb"],
     "scale_out": ["p1_jobs_per_s", "p2_jobs_per_s", "two_vs_one_ratio"],
+    "round_trips": [
+        "submit_round_trips_per_job",
+        "run_round_trips_per_job",
+        "run_cpu_ms_per_job",
+    ],
 }
 
 

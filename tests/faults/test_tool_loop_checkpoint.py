@@ -79,33 +79,55 @@ def test_a_redelivered_job_runs_only_the_calls_without_a_result(
         ("c2", "slow done"),
     ]
     assert record["attempts"] == 2
-    assert "job-1" not in harness.runner.checkpoints.jobs  # dropped once the job ended
+    assert "job-1" not in harness.runner.ledgers.backend.jobs  # dropped once the job ended
 
 
-def test_a_checkpoint_of_another_request_is_ignored(run_job: Any, wire_server: Any) -> None:
+def test_the_prompts_of_a_multiple_job_resume_each_from_their_own_calls(
+    run_job: Any, wire_server: Any
+) -> None:
+    # Given two prompts whose models each call one function, then answer
+    def model(request: Any) -> Reply:
+        messages = request.json["messages"]
+        prompt = messages[0]["content"]
+        if messages[-1]["role"] == "tool":
+            return Reply(json=chat_completion(f"{prompt}: {messages[-1]['content']}"))
+        call = tool_call(f"call-{prompt}", "step")
+        return Reply(json=chat_completion(None, finish_reason="tool_calls", tool_calls=[call]))
+
+    wire_server.handler = model
     harness = run_job(make_configuration("azure_api_key", wire_server.url))
-    harness.functions.register(
-        lambda: "x", name="quick_step", parameters={"type": "object", "properties": {}}
-    )
-    harness.runner.checkpoints.for_job("job-2").save_state(
-        {
-            "digest": "something else",
-            "messages": [],
-            "usage": None,
-            "body": {},
-            "round": 3,
-            "pending": {"tool_calls": []},
-        }
-    )
+    ledgers = harness.runner.ledgers.backend.jobs
+    runs: list[str] = []
+    crash = {"armed": True}
 
-    record = harness.run(
-        "chat_completions_without_history",
-        {**PAYLOAD, "functions": [{"name": "quick_step"}]},
-        job_id="job-2",
-    )
+    def step() -> str:
+        runs.append("run")
+        if crash["armed"] and len(runs) == 2:
+            # The worker dies in the second prompt's function, once the first prompt
+            # has its final answer.
+            wait_for(lambda: any(k.endswith("/round:1") for k in ledgers.get("job-m", {})))
+            raise WorkerKilled
+        return f"result {len(runs)}"
 
-    assert record["status"] == "succeeded"
-    assert len(wire_server.requests) == 1
+    harness.functions.register(step, parameters={"type": "object", "properties": {}})
+    payload = {"configuration": "test", "prompts": ["one", "two"], "functions": [{"name": "step"}]}
+
+    # When the worker dies while the second function runs
+    with pytest.raises(WorkerKilled):
+        harness.run("chat_completions_multiple", payload, job_id="job-m")
+    assert len(wire_server.requests) == 3  # both first rounds, the first prompt's second
+
+    # And the job is delivered again
+    crash["armed"] = False
+    record = harness.run("chat_completions_multiple", payload, job_id="job-m")
+
+    # Then each prompt resumed from its own calls: the only new model call is the second
+    # prompt's second round, and only the function without a result ran again
+    assert record["status"] == "succeeded", record["error"]
+    assert len(wire_server.requests) == 4
+    assert len(runs) == 3
+    texts = [r["assistant_response_text"] for r in record["output"]["responses"]]
+    assert [t.split(":")[0] for t in texts] == ["one", "two"]
 
 
 @pytest.mark.integration

@@ -51,30 +51,58 @@ def test_force_overwrites_a_final_record(store: Any) -> None:
     assert store.get("j3")["status"] == "queued"
 
 
-def test_an_idempotency_key_returns_the_first_job(store: Any) -> None:
-    assert store.claim_idempotency_key("order-7", "first") is None
-    assert store.claim_idempotency_key("order-7", "second") == "first"
+def test_an_idempotency_key_returns_the_first_job_and_writes_nothing(store: Any) -> None:
+    first = new_record("first", "configuration_test", "main")
+    second = new_record("second", "configuration_test", "main")
+
+    assert store.submit(first, "configuration_test", {"n": 1}, "order-7") == "first"
+    assert store.submit(second, "configuration_test", {"n": 2}, "order-7") == "first"
+    assert store.get("second") is None
+    assert store.load_payload("second") is None
+
+
+def test_a_withdrawn_submission_frees_its_idempotency_key(store: Any) -> None:
+    store.submit(new_record("gone", "configuration_test", "main"), "configuration_test", {}, "k")
+
+    store.withdraw("gone", "k")
+
+    assert store.get("gone") is None
+    fresh = new_record("fresh", "configuration_test", "main")
+    assert store.submit(fresh, "configuration_test", {}, "k") == "fresh"
 
 
 def test_payloads_are_kept_for_a_later_retry(store: Any) -> None:
-    store.save_payload("j4", "configuration_test", {"configuration": "main"})
+    record = new_record("j4", "configuration_test", "main")
+    store.submit(record, "configuration_test", {"configuration": "main"})
 
     assert store.load_payload("j4") == ("configuration_test", {"configuration": "main"})
+
+
+def test_only_a_failed_job_is_requeued_and_only_once(store: Any) -> None:
+    record = new_record("j7", "configuration_test", "main")
+    store.submit(record, "configuration_test", {})
+    assert store.requeue_failed(record) == "queued"
+    store.put({**record, "status": "failed", "success": False})
+
+    results = [store.requeue_failed(record), store.requeue_failed(record)]
+
+    assert results == ["", "queued"]
+    assert store.get("j7")["status"] == "queued"
+    assert store.requeue_failed(new_record("nobody", "configuration_test", None)) == "missing"
 
 
 def test_redis_records_expire_after_the_ttl(redis_url: str, namespace: str) -> None:
     client = redis.Redis.from_url(redis_url)
     store = RedisResultStore(client, Keys(namespace), ttl_s=123)
 
-    store.put(new_record("j5", "configuration_test", "main"))
-    store.save_payload("j5", "configuration_test", {})
+    store.submit(new_record("j5", "configuration_test", "main"), "configuration_test", {})
 
     assert 0 < client.ttl(f"{namespace}:job:j5") <= 123
     assert 0 < client.ttl(f"{namespace}:payload:j5") <= 123
 
 
-def test_creating_a_job_writes_its_queued_record_and_payload(store: Any) -> None:
-    store.create(
+def test_submitting_a_job_writes_its_queued_record_and_payload(store: Any) -> None:
+    store.submit(
         new_record("j6", "configuration_test", "main"),
         "configuration_test",
         {"configuration": "main"},

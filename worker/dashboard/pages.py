@@ -15,7 +15,7 @@ th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e6
 th { background: #e9edf3; } a { color: #1f5fbf; } pre { background: #fff; padding: 1rem; }
 .status { font-weight: 600; padding: .1rem .5rem; border-radius: .6rem; }
 .succeeded { background: #d4f3dc; color: #11652d; } .failed { background: #fbd9d7; color: #9b1c14; }
-.queued, .running, .retrying { background: #fdf0c8; color: #7a5a00; }
+.queued, .running, .retrying, .waiting { background: #fdf0c8; color: #7a5a00; }
 .healthy { color: #11652d; } .unhealthy { color: #9b1c14; }
 button { background: #1f5fbf; color: #fff; border: 0; padding: .35rem .9rem; border-radius: .3rem; }
 """

@@ -4,10 +4,18 @@ Validate, call through the operation, write the record at every status change, a
 decide with the retry policy whether to try again. Free of Dramatiq: the actor hands in
 the job, and gets back ``Done`` or ``RetryLater(delay_s)``, which it turns into a
 delayed re-enqueue. (``services`` builds the runner once per worker process.)
+
+Every delivery opens the job's call ledger (``worker.ledger``): answers of earlier
+deliveries are replayed, and before the job goes back in line (a retry, a wait for
+rate-limit capacity) the answers of this one are made durable. A job ends with its
+ledger dropped. A final record Redis refuses is written again within the delivery;
+meanwhile the outcome is kept in the ledger, so a later delivery writes it instead of
+calling the provider again.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,16 +23,23 @@ from typing import Any
 
 import structlog
 
-from worker.checkpoints import Checkpoint, Checkpoints, MemoryCheckpoints
 from worker.configurations import Configuration, ConfigurationStore
-from worker.errors import InternalError, ValidationError, WorkerError
+from worker.errors import InternalError, RateLimitError, ValidationError, WorkerError
 from worker.functions import FunctionRegistry
+from worker.ledger import JobLedger, Ledgers, MemoryLedgerBackend
 from worker.observer import JobObserver, NullObserver
 from worker.operations import OPERATIONS, JobContext, Operation
 from worker.providers import ProviderClient, provider_for
 from worker.ratelimit import Limiter, NoLimit, RateLimited
-from worker.results import FINAL_STATUSES, ResultStore, new_record, now_iso
-from worker.retries import RetryPolicy
+from worker.results import (
+    FINAL_STATUSES,
+    ResultStore,
+    StreamedOutput,
+    iso_after,
+    new_record,
+    now_iso,
+)
+from worker.retries import FINAL_WRITE, FinalWriteRetries, RetryPolicy
 from worker.settings import Settings
 from worker.transport import HttpClient
 from worker.validation import validate_payload
@@ -64,7 +79,8 @@ class JobRunner:
         operations: dict[str, Operation] | None = None,
         observer: JobObserver | None = None,
         limiter_for: Callable[[Configuration], Limiter] | None = None,
-        checkpoints: Checkpoints | None = None,
+        ledgers: Ledgers | None = None,
+        final_write: FinalWriteRetries = FINAL_WRITE,
     ) -> None:
         self.settings = settings
         self.results = results
@@ -75,14 +91,16 @@ class JobRunner:
         self.operations = OPERATIONS if operations is None else operations
         self.observer: JobObserver = observer or NullObserver()
         self.limiter_for = limiter_for or (lambda configuration: NoLimit())
-        self.checkpoints: Checkpoints = checkpoints or MemoryCheckpoints()
+        self.ledgers = ledgers or Ledgers(MemoryLedgerBackend())
+        self.final_write = final_write
 
     def run(self, job_id: str, operation_name: str, payload: Any) -> Decision:
         """Run one delivery; never raises for anything a job can do wrong.
 
         Attempts are counted in the record, so a delivery that died with its worker
         (the record still says ``running``) counts too, and a job that keeps killing
-        its workers ends as failed instead of looping forever.
+        its workers ends as failed instead of looping forever. Waiting for rate-limit
+        capacity is not an attempt, but its total is bounded.
         """
         # Status only: a finished job's output may be a gigabyte kept in parts.
         record = self.results.get(job_id, read_output=False)
@@ -92,54 +110,70 @@ class JobRunner:
         if record["status"] in FINAL_STATUSES:
             log.info("job.skipped", reason="already final", status=record["status"])
             return Done(record["status"])
-        interrupted = record["status"] == "running"
+        # Only a delivery that went back in line leaves answers behind; a first one has none.
+        ledger = self.ledgers.for_delivery(
+            job_id, known_empty=record["status"] == "queued" and record["attempts"] == 0
+        )
         retries_done = record["attempts"]
-        record.update(status="running", attempts=retries_done + 1)
+        if record["status"] == "running":
+            decision = self._after_interruption(record, ledger)
+            if decision is not None:
+                return decision
+        record.update(status="running", attempts=retries_done + 1, retry_at=None)
         record["started_at"] = record["started_at"] or now_iso()
-        if interrupted:
-            log.warning(
-                "job.redelivered",
-                reason="a worker stopped while running it",
-                attempt=record["attempts"],
-            )
-            # A crash is not the job's fault, so even a job without retries runs again;
-            # only one that keeps taking its workers down is given up.
-            if self.policy.gives_up_after_interruption(retries_done):
-                error = InternalError(
-                    f"the job was interrupted {retries_done} times (its worker crashed or was "
-                    "killed while running it); not trying again"
-                )
-                return self._finish(record, error=error, duration_s=0.0)
         self.results.put(record)
         self.observer.job_started(operation_name, record["configuration"])
         log.info("job.started", attempt=record["attempts"])
 
         started = time.perf_counter()
-        checkpoint = self.checkpoints.for_job(job_id)
         try:
-            outcome = self._execute(job_id, operation_name, payload, checkpoint)
+            outcome = self._execute(job_id, operation_name, payload, ledger)
         except RateLimited as wait:
-            # Waiting for capacity is not a failed attempt: the job goes back in line.
-            record.update(status="queued", attempts=retries_done)
-            self.results.put(record)
-            log.info("job.rate_limited", wait_s=round(wait.wait_s, 3))
-            return RetryLater(wait.wait_s)
+            return self._wait_for_capacity(record, retries_done, wait, ledger)
         except WorkerError as exc:
             elapsed = time.perf_counter() - started
-            return self._failed_attempt(record, exc, retries_done, payload, elapsed, checkpoint)
+            return self._failed_attempt(record, exc, retries_done, payload, elapsed, ledger)
         except Exception as exc:  # a bug must fail the job, not the worker
             log.exception("job.internal_error")
             error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
             elapsed = time.perf_counter() - started
-            return self._finish(record, error=error, duration_s=elapsed, checkpoint=checkpoint)
+            return self._finish(record, error=error, duration_s=elapsed, ledger=ledger)
 
         record.update(output=outcome.output, usage=outcome.usage)
         elapsed = time.perf_counter() - started
-        return self._finish(record, duration_s=elapsed, checkpoint=checkpoint)
+        return self._finish(record, duration_s=elapsed, ledger=ledger)
 
-    def _execute(
-        self, job_id: str, operation_name: str, payload: Any, checkpoint: Checkpoint
-    ) -> Any:
+    def _after_interruption(self, record: dict[str, Any], ledger: JobLedger) -> Decision | None:
+        """A delivery found the job ``running``: its last delivery ended without a word."""
+        kept = self._kept_outcome(ledger)
+        if kept is not None:
+            # It finished, but its final record could not be written: write it now.
+            log.info("job.outcome_recovered", attempt=record["attempts"])
+            error = kept.get("error")
+            record.update(output=kept.get("output"), usage=kept.get("usage"))
+            return self._finish(
+                record,
+                error=WorkerError.from_dict(error) if error else None,
+                duration_s=0.0,
+                ledger=ledger,
+            )
+        log.warning(
+            "job.redelivered",
+            reason="a worker stopped while running it",
+            attempt=record["attempts"] + 1,
+        )
+        # A crash is not the job's fault, so even a job without retries runs again;
+        # only one that keeps taking its workers down is given up.
+        if self.policy.gives_up_after_interruption(record["attempts"]):
+            record["attempts"] += 1
+            error = InternalError(
+                f"the job was interrupted {record['attempts'] - 1} times (its worker crashed "
+                "or was killed while running it); not trying again"
+            )
+            return self._finish(record, error=error, duration_s=0.0, ledger=ledger)
+        return None
+
+    def _execute(self, job_id: str, operation_name: str, payload: Any, ledger: JobLedger) -> Any:
         operation = self.operations.get(operation_name)
         if operation is None:
             raise ValidationError(f"unknown operation {operation_name!r}")
@@ -150,6 +184,7 @@ class JobRunner:
             self.http,
             self.observer,
             self.limiter_for(configuration),
+            timeout_s=self.settings.read_timeout_s(operation.spec.timeout),
         )
         context = JobContext(
             job_id=job_id,
@@ -158,7 +193,7 @@ class JobRunner:
             settings=self.settings,
             http=self.http,
             log=log,
-            checkpoint=checkpoint,
+            calls=ledger.calls(),
         )
         return operation.run(context, data)
 
@@ -171,6 +206,30 @@ class JobRunner:
         except Exception:  # a malformed payload has failed validation already
             return self.policy
 
+    def _wait_for_capacity(
+        self, record: dict[str, Any], retries_done: int, wait: RateLimited, ledger: JobLedger
+    ) -> Decision:
+        """Back in line until the limit has room: not an attempt, but bounded in total."""
+        record["attempts"] = retries_done
+        waited_s = float(record.get("waited_s") or 0.0) + wait.slept_s
+        delay_s = self.policy.jittered(wait.wait_s)
+        if waited_s + delay_s > self.settings.max_queue_wait_s:
+            error = RateLimitError(
+                f"{wait}; the job waited {waited_s:.0f} s for capacity in all, and the next "
+                f"wait ({delay_s:.0f} s) would pass the limit of "
+                f"{self.settings.max_queue_wait_s:g} s (OPENAI_WORKER_MAX_QUEUE_WAIT_S)",
+                details={"waited_s": round(waited_s, 3), "answered_calls": ledger.answered()},
+            )
+            record["waited_s"] = round(waited_s, 3)
+            return self._finish(record, error=error, duration_s=0.0, ledger=ledger)
+        ledger.flush()
+        record.update(
+            status="waiting", retry_at=iso_after(delay_s), waited_s=round(waited_s + delay_s, 3)
+        )
+        self.results.put(record)
+        log.info("job.rate_limited", wait_s=round(delay_s, 3), waited_s=round(waited_s, 3))
+        return RetryLater(delay_s)
+
     def _failed_attempt(
         self,
         record: dict[str, Any],
@@ -178,12 +237,13 @@ class JobRunner:
         retries_done: int,
         payload: Any,
         duration_s: float,
-        checkpoint: Checkpoint,
+        ledger: JobLedger,
     ) -> Decision:
         policy = self._policy_for(record["operation"], payload)
         if error.retryable and policy.allows_retry(retries_done):
             delay_s = policy.delay_s(retries_done, error.retry_after_s)
-            record.update(status="retrying", error=error.as_dict())
+            ledger.flush()  # the answers so far are not paid for again
+            record.update(status="retrying", error=error.as_dict(), retry_at=iso_after(delay_s))
             self.results.put(record)
             self.observer.job_retrying(
                 record["operation"], record["configuration"], error.error_type
@@ -197,7 +257,7 @@ class JobRunner:
                 attempt=retries_done + 1,
             )
             return RetryLater(delay_s)
-        return self._finish(record, error=error, duration_s=duration_s, checkpoint=checkpoint)
+        return self._finish(record, error=error, duration_s=duration_s, ledger=ledger)
 
     def _finish(
         self,
@@ -205,16 +265,16 @@ class JobRunner:
         *,
         error: WorkerError | None = None,
         duration_s: float,
-        checkpoint: Checkpoint | None = None,
+        ledger: JobLedger,
     ) -> Done:
         record["finished_at"] = now_iso()
+        record["retry_at"] = None
         if error is None:
             record.update(status="succeeded", success=True, error=None)
         else:
             record.update(status="failed", success=False, output=None, error=error.as_dict())
-        written = self.results.put(record)
-        if checkpoint is not None and checkpoint.used:
-            self.checkpoints.clear(record["job_id"])
+        written = self._write_final(record, ledger)
+        self.ledgers.drop(ledger)
         if written:
             self.observer.job_finished(record, duration_s)
         event = "job.succeeded" if error is None else "job.failed"
@@ -227,3 +287,53 @@ class JobRunner:
             fields["note"] = "a final record existed already; left unchanged"
         (log.info if error is None else log.warning)(event, **fields)
         return Done(record["status"])
+
+    def _write_final(self, record: dict[str, Any], ledger: JobLedger) -> bool:
+        """Write the final record, again and again within the delivery if Redis refuses.
+
+        While it is refused, the outcome goes into the ledger (when Redis takes that),
+        so that if this delivery gives up, the next one writes the record instead of
+        calling the provider again.
+        """
+        delays = iter(self.final_write.delays_s())
+        kept = False
+        while True:
+            try:
+                return self.results.put(record)
+            except Exception as exc:  # the store's client raises its own kinds
+                if not kept:
+                    kept = self._keep_outcome(record, ledger)
+                delay_s = next(delays, None)
+                log.warning(
+                    "job.final_write_refused",
+                    error=f"{type(exc).__name__}: {exc}",
+                    outcome_kept=kept,
+                    retry_in_s=delay_s,
+                )
+                if delay_s is None:
+                    raise
+                time.sleep(delay_s)
+
+    def _keep_outcome(self, record: dict[str, Any], ledger: JobLedger) -> bool:
+        """Put the job's outcome in its ledger; whether that worked."""
+        try:
+            if not isinstance(record.get("output"), StreamedOutput):
+                fields = ("output", "usage", "error")
+                outcome = {name: record.get(name) for name in fields}
+                ledger.put(OUTCOME_KEY, json.dumps(outcome).encode())
+            # A streamed output is rebuilt from the answers the ledger already holds.
+            ledger.flush()
+        except Exception:  # Redis refuses this too: the write is tried again
+            return False
+        return True
+
+    def _kept_outcome(self, ledger: JobLedger) -> dict[str, Any] | None:
+        raw = ledger.get(OUTCOME_KEY)
+        if raw is None:
+            return None
+        kept: dict[str, Any] = json.loads(raw)
+        return kept
+
+
+#: The ledger entry holding a finished job's outcome whose record could not be written.
+OUTCOME_KEY = "outcome"

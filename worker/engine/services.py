@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import redis
 
-from worker.checkpoints import RedisCheckpoints
 from worker.configurations import (
     Configuration,
     ConfigurationStore,
@@ -24,6 +23,7 @@ from worker.connections import redis_client, resolve_redis_url
 from worker.engine.runner import JobRunner
 from worker.functions import load_function_modules, registry
 from worker.keys import Keys
+from worker.ledger import Ledgers, RedisLedgerBackend
 from worker.monitoring.metrics import worker_observer
 from worker.ratelimit import Limiter, NoLimit, RedisRateLimiter
 from worker.results import RedisResultStore
@@ -61,7 +61,7 @@ class ProcessServices:
             http=_http_client(settings),
             functions=registry,
             limiter_for=lambda configuration: limiter_for(client, settings, configuration),
-            checkpoints=RedisCheckpoints(client, keys, settings.result_ttl_s),
+            ledgers=Ledgers(RedisLedgerBackend(client, keys, settings.result_ttl_s)),
             observer=worker_observer(settings) if settings.metrics_port is not None else None,
         )
         return cls(settings, client, runner)

@@ -9,9 +9,7 @@ or ``OPENAI_WORKER_MAX_TOOL_ROUNDS`` rounds of tool calls are used up (a
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from worker.errors import FunctionError, ValidationError
@@ -69,72 +67,75 @@ def complete_with_tools(
 
     A call of one of ``caller_tools`` (tools the caller declared itself, not worker
     functions) ends the loop: that response goes back to the caller to handle.
+
+    Every round's answer is kept in the job's ledger (``round:N``) and made durable
+    before any function runs; every function's result (``tool:ID``) as soon as it
+    exists. A redelivery of a job interrupted mid-loop replays both and asks the model
+    only what it has not answered, and runs only the calls without a result. (A
+    function that was running at the very moment of a crash runs again: at-least-once,
+    the best a crash allows.)
     """
     max_rounds = ctx.settings.max_tool_rounds
     messages = list(body["messages"])
     usage: dict[str, Any] | None = None
-    digest = _digest(body)
-    start_round: int = 0
-    pending: dict[str, Any] | None = None
-    answered: dict[str, str] = {}
-    if functions:
-        state, answered = ctx.checkpoint.load()
-        if state is not None and state.get("digest") == digest:
-            # A redelivery of a job interrupted mid-loop: resume where it stopped.
-            messages, usage, body = state["messages"], state["usage"], state["body"]
-            start_round, pending = state["round"], state["pending"]
-            ctx.log.info("chat.tool_loop_resumed", round=start_round + 1, answered=len(answered))
-        else:
-            answered = {}
-    for round_no in range(start_round, max_rounds + 1):
-        if pending is not None:
-            message, pending = pending, None
-        else:
-            response = ctx.client.post_json(CHAT_PATH, {**body, "messages": messages})
-            usage = add_usage(usage, response.get("usage"))
-            message = first_message(response)
-            names = call_names(message)
-            if not functions or not names or caller_tools.intersection(names):
-                if usage is not None:
-                    response["usage"] = usage
-                return response
-            if round_no == max_rounds:
-                raise FunctionError(
-                    f"the model was still calling functions after {max_rounds} rounds "
-                    f"(OPENAI_WORKER_MAX_TOOL_ROUNDS); it last called: {', '.join(names)}",
-                    details={"rounds": max_rounds, "last_calls": names},
-                )
-            # Save the round before running it: a redelivery must not ask the model
-            # again (new calls) nor run a call whose result is already saved.
-            ctx.checkpoint.save_state(
-                {
-                    "digest": digest,
-                    "messages": messages,
-                    "usage": usage,
-                    "body": body,
-                    "round": round_no,
-                    "pending": message,
-                }
+    for round_no in range(max_rounds + 1):
+        response: dict[str, Any] = ctx.calls.answer(
+            f"round:{round_no}", _chat_call(ctx, {**body, "messages": messages})
+        )
+        usage = add_usage(usage, response.get("usage"))
+        message = first_message(response)
+        names = call_names(message)
+        if not functions or not names or caller_tools.intersection(names):
+            if usage is not None:
+                response["usage"] = usage
+            return response
+        if round_no == max_rounds:
+            raise FunctionError(
+                f"the model was still calling functions after {max_rounds} rounds "
+                f"(OPENAI_WORKER_MAX_TOOL_ROUNDS); it last called: {', '.join(names)}",
+                details={"rounds": max_rounds, "last_calls": names},
             )
-            answered = {}
+        # The round's answer is durable before a function runs: a redelivery must not
+        # ask the model again (new calls) nor run a call whose result is kept.
+        ctx.calls.flush()
         calls = message["tool_calls"]
+        answered = _answered(ctx, calls)
         ctx.log.info(
-            "chat.tool_round", round=round_no + 1, calls=len(calls), functions=call_names(message)
+            "chat.tool_round",
+            round=round_no + 1,
+            calls=len(calls),
+            functions=names,
+            answered=len(answered),
         )
         messages.append(_assistant_turn(message))
         messages.extend(
             run_tool_calls(
-                calls, functions, ctx.log, answered=answered, on_result=ctx.checkpoint.save_result
+                calls,
+                functions,
+                ctx.log,
+                answered=answered,
+                on_result=lambda call_id, content: ctx.calls.put_json(
+                    f"tool:{call_id}", content, now=True
+                ),
             )
         )
         body = _after_first_round(body)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
-def _digest(body: dict[str, Any]) -> str:
-    """Identifies the request a checkpoint belongs to."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+def _chat_call(ctx: JobContext, request: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    return lambda: ctx.client.post_json(CHAT_PATH, request)
+
+
+def _answered(ctx: JobContext, calls: list[Any]) -> dict[str, str]:
+    """The results kept for these tool calls by an earlier delivery, by call id."""
+    found: dict[str, str] = {}
+    for call in calls:
+        call_id = str(call.get("id") or "") if isinstance(call, dict) else ""
+        content = ctx.calls.get_json(f"tool:{call_id}") if call_id else None
+        if isinstance(content, str):
+            found[call_id] = content
+    return found
 
 
 def _assistant_turn(message: dict[str, Any]) -> dict[str, Any]:

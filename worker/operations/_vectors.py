@@ -56,6 +56,31 @@ def decode_vector(value: Any) -> array[float]:
     return floats
 
 
+def pack_vectors(vectors: Sequence[array[float]], usage: Any) -> bytes:
+    """Vectors of one answer as compact bytes (a JSON header, then float32 little-endian)."""
+    dims = len(vectors[0]) if vectors else 0
+    header = json.dumps({"count": len(vectors), "dims": dims, "usage": usage}).encode()
+    floats = array("f")
+    for vector in vectors:
+        floats.extend(vector)
+    if sys.byteorder == "big":
+        floats.byteswap()
+    return header + b"\n" + floats.tobytes()
+
+
+def unpack_vectors(packed: bytes) -> tuple[list[array[float]], Any]:
+    """The vectors and usage ``pack_vectors`` kept."""
+    header_text, _, raw = packed.partition(b"\n")
+    header = json.loads(header_text)
+    floats = array("f")
+    floats.frombytes(raw)
+    if sys.byteorder == "big":
+        floats.byteswap()
+    dims = header["dims"]
+    vectors = [floats[i * dims : (i + 1) * dims] for i in range(header["count"])]
+    return vectors, header["usage"]
+
+
 def vector_json(floats: array[float]) -> str:
     """The vector as a JSON array of numbers that read back as the same float32 values."""
     return "[" + ",".join(map(_FLOAT32, floats)) + "]"

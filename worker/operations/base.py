@@ -14,9 +14,9 @@ import structlog
 from marshmallow import Schema
 
 from worker.catalog import OperationSpec
-from worker.checkpoints import Checkpoint, MemoryCheckpoint
 from worker.errors import ValidationError
 from worker.functions import FunctionRegistry
+from worker.ledger import CallLog, memory_ledger
 from worker.providers import ProviderClient
 from worker.retries import RetryPolicy
 from worker.settings import Settings
@@ -41,8 +41,8 @@ class JobContext:
     settings: Settings
     http: HttpClient
     log: Any = field(default_factory=structlog.get_logger)
-    #: Saved progress of the function-calling loop, read back on a redelivery.
-    checkpoint: Checkpoint = field(default_factory=MemoryCheckpoint)
+    #: The job's call ledger: answers of earlier deliveries are replayed from it.
+    calls: CallLog = field(default_factory=memory_ledger)
 
     @property
     def sends_model(self) -> bool:

@@ -6,8 +6,10 @@ others: its entry has ``success: false`` and the error. A retryable failure (429
 a timeout) is retried inline a few times with the policy's backoff, so the prompts
 that were answered are not sent again; a wait longer than ``retries.INLINE`` allows is
 not held in a worker thread, the prompt is reported failed instead. The job fails only
-when every prompt failed; it is then retried as a whole if every failure was retryable
-(nothing answered, so nothing is sent twice).
+when every prompt failed; it is then retried as a whole if every failure was retryable.
+Each prompt keeps its calls in its own part of the job's ledger (``prompt:N/``), so a
+later delivery (after a rate-limit wait, a crash) sends only the prompts, tool rounds
+included, that have no answer yet.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import contextvars
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from worker.catalog import CATALOG
@@ -63,6 +65,8 @@ def chat_completions_multiple(ctx: JobContext, payload: dict[str, Any]) -> Outco
 def _answer(
     ctx: JobContext, payload: dict[str, Any], policy: RetryPolicy, index: int, prompt: str
 ) -> _Answer:
+    # Prompts run side by side: each answer is made durable at once (``eager``).
+    ctx = replace(ctx, calls=ctx.calls.scoped(f"prompt:{index}", eager=True))
     messages: list[dict[str, Any]] = []
     if payload.get("system_prompt"):
         messages.append({"role": "system", "content": payload["system_prompt"]})

@@ -7,9 +7,15 @@ from typing import Any
 
 from worker.catalog import CATALOG
 from worker.errors import ProviderError, ValidationError
-from worker.operations._embedding_batches import plan_batches
+from worker.operations._embedding_batches import Batch, plan_batches
 from worker.operations._tokens import token_counter
-from worker.operations._vectors import ChunkVectors, decode_vector, vector_floats
+from worker.operations._vectors import (
+    ChunkVectors,
+    decode_vector,
+    pack_vectors,
+    unpack_vectors,
+    vector_floats,
+)
 from worker.operations.base import JobContext, Operation, Outcome, add_usage
 
 EMBEDDINGS_PATH = "embeddings"
@@ -57,7 +63,7 @@ def embeddings_single_input(ctx: JobContext, payload: dict[str, Any]) -> Outcome
     """One text in, its vector out."""
     plan_batches([payload["input"]], token_counter())  # refuses an over-long input
     body = {**_options(ctx, payload), "input": payload["input"]}
-    response = ctx.client.post_json(EMBEDDINGS_PATH, body)
+    response = ctx.calls.answer("call", lambda: ctx.client.post_json(EMBEDDINGS_PATH, body))
     [vector] = _vectors(response, 1)
     return Outcome({"embedding_vector": vector_floats(vector)}, response.get("usage"))
 
@@ -73,14 +79,8 @@ def embeddings_list_input(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
     output = ChunkVectors([chunk["key"] for chunk in chunks])
     usage: dict[str, Any] | None = None
     for number, batch in enumerate(batches):
-        response = ctx.client.post_json(
-            EMBEDDINGS_PATH, {**options, "input": texts[batch.start : batch.stop]}
-        )
-        vectors = _vectors(response, batch.stop - batch.start)
-        usage = add_usage(usage, response.get("usage"))
-        # The parsed answer takes about eight times the room of its float32 vectors:
-        # let it go before the next one arrives.
-        del response
+        vectors, batch_usage = _batch(ctx, number, options, texts, batch)
+        usage = add_usage(usage, batch_usage)
         if number == 0 and vectors:
             # Checked after the first answer, before paying for the rest.
             _check_result_size(len(chunks), len(vectors[0]))
@@ -91,6 +91,32 @@ def embeddings_list_input(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
     return Outcome(output, usage)
 
 
+def _batch(
+    ctx: JobContext, number: int, options: dict[str, Any], texts: list[str], batch: Batch
+) -> tuple[list[array[float]], dict[str, Any] | None]:
+    """One batch's vectors and usage: from the ledger, or from the provider (then kept).
+
+    The ledger keeps the float32 vectors, not the answer's JSON (about eight times the
+    size), so a job put back in line after batch k resends none of batches 1…k.
+    """
+    key = f"batch:{number}"
+    kept = ctx.calls.get_bytes(key)
+    if kept is not None:
+        vectors, usage = unpack_vectors(kept)
+        return vectors, usage
+    ctx.calls.flush()  # the batches answered so far are durable before paying for this one
+    response = ctx.client.post_json(
+        EMBEDDINGS_PATH, {**options, "input": texts[batch.start : batch.stop]}
+    )
+    vectors = _vectors(response, batch.stop - batch.start)
+    usage = response.get("usage")
+    # The parsed answer takes about eight times the room of its float32 vectors:
+    # let it go before the next one arrives.
+    del response
+    ctx.calls.put_bytes(key, pack_vectors(vectors, usage))
+    return vectors, usage
+
+
 def embeddings_advanced(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
     """A whole Embeddings request as given; the whole answer back."""
     request = payload["request"]
@@ -99,7 +125,7 @@ def embeddings_advanced(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
             "request.model is required for OpenAI configurations",
             details={"request": {"model": ["required"]}},
         )
-    response = ctx.client.post_json(EMBEDDINGS_PATH, request)
+    response = ctx.calls.answer("call", lambda: ctx.client.post_json(EMBEDDINGS_PATH, request))
     return Outcome(response, response.get("usage"))
 
 

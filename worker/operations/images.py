@@ -57,7 +57,7 @@ def image_generations_single(ctx: JobContext, payload: dict[str, Any]) -> Outcom
     """One image from a prompt: its bytes (base64), media type and revised prompt."""
     body: dict[str, Any] = {"prompt": payload["prompt"]}
     body.update({name: payload[name] for name in _SINGLE_FIELDS if name in payload})
-    response = ctx.client.post_json(IMAGES_PATH, body)
+    response = ctx.calls.answer("call", lambda: ctx.client.post_json(IMAGES_PATH, body))
     image = _first_image(response)
     if image.get("b64_json"):
         encoded, media_type = _from_base64(image["b64_json"])
@@ -75,7 +75,8 @@ def image_generations_single(ctx: JobContext, payload: dict[str, Any]) -> Outcom
 
 def image_generations_advanced(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
     """A whole Images request as given; the whole answer back (URLs are not fetched)."""
-    response = ctx.client.post_json(IMAGES_PATH, payload["request"])
+    request = payload["request"]
+    response = ctx.calls.answer("call", lambda: ctx.client.post_json(IMAGES_PATH, request))
     return Outcome(response, response.get("usage"))
 
 

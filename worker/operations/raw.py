@@ -90,6 +90,10 @@ def _output_body(response: HttpResponse, response_type: str, secret: str) -> Any
 def raw_request(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
     """Send the request as described; status, headers and body come back."""
     _check_target(ctx, payload["path"])
+    return Outcome(ctx.calls.answer("call", lambda: _send(ctx, payload)))
+
+
+def _send(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     headers = dict(payload.get("headers") or {})
     if payload["response_type"] != "json" and not any(k.lower() == "accept" for k in headers):
         headers["Accept"] = "*/*"
@@ -108,12 +112,11 @@ def raw_request(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
             exc.retryable = True
         raise
     secret = ctx.client.configuration.api_key
-    output = {
+    return {
         "status_code": response.status_code,
         "headers": {name: redact(value, secret) for name, value in response.headers.items()},
         "body": _output_body(response, payload["response_type"], secret),
     }
-    return Outcome(output)
 
 
 OPERATIONS = [Operation(CATALOG["raw_request"], raw_request, retry_policy=retry_policy)]

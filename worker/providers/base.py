@@ -40,9 +40,13 @@ class ProviderClient:
         http: HttpClient,
         observer: JobObserver | None = None,
         limiter: Limiter | None = None,
+        *,
+        timeout_s: float | None = None,
     ) -> None:
         self.provider = provider
         self.http = http
+        #: The read timeout of this job's calls (``Settings.read_timeout_s``).
+        self.timeout_s = timeout_s
         self.observer: JobObserver = observer or NullObserver()
         self.limiter: Limiter = limiter or NoLimit()
 
@@ -85,7 +89,7 @@ class ProviderClient:
                 params={**(params or {}), **self.provider.query()},
                 data=data,
                 files=files,
-                timeout_s=timeout_s,
+                timeout_s=timeout_s or self.timeout_s,
             )
         except TransportError:
             self._observe(path, 0, started)

@@ -1,7 +1,7 @@
 """Result records: what a producer reads back for each job."""
 
 from worker.results.parts import DEFAULT_PART_BYTES
-from worker.results.record import FINAL_STATUSES, STATUSES, new_record, now_iso
+from worker.results.record import FINAL_STATUSES, STATUSES, iso_after, new_record, now_iso
 from worker.results.store import MemoryResultStore, RedisResultStore, ResultStore
 from worker.results.streamed import StreamedOutput
 
@@ -13,6 +13,7 @@ __all__ = [
     "RedisResultStore",
     "ResultStore",
     "StreamedOutput",
+    "iso_after",
     "new_record",
     "now_iso",
 ]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-STATUSES = ("queued", "running", "retrying", "succeeded", "failed")
+STATUSES = ("queued", "running", "retrying", "waiting", "succeeded", "failed")
 FINAL_STATUSES = frozenset({"succeeded", "failed"})
 
 
 def now_iso() -> str:
     """UTC now as ISO 8601 with milliseconds and a ``Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_after(0.0)
+
+
+def iso_after(seconds: float) -> str:
+    """UTC ``seconds`` from now as ISO 8601 with milliseconds and a ``Z``."""
+    when = datetime.now(UTC) + timedelta(seconds=seconds)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_record(job_id: str, operation: str, configuration: str | None) -> dict[str, Any]:
@@ -29,4 +35,7 @@ def new_record(job_id: str, operation: str, configuration: str | None) -> dict[s
         "enqueued_at": now_iso(),
         "started_at": None,
         "finished_at": None,
+        # When a retrying or waiting job runs again; seconds it has waited for capacity.
+        "retry_at": None,
+        "waited_s": 0.0,
     }

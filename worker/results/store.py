@@ -41,17 +41,33 @@ class ResultStore(Protocol):
         """Write ``record``; refused (False) if the stored one is final, unless ``force``."""
         ...
 
-    def save_payload(self, job_id: str, operation: str, payload: dict[str, Any]) -> None: ...
+    def submit(
+        self,
+        record: dict[str, Any],
+        operation: str,
+        payload: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> str:
+        """A new job's idempotency key, queued record and payload, in one step.
 
-    def create(self, record: dict[str, Any], operation: str, payload: dict[str, Any]) -> None:
-        """A new job's queued record and its stored payload."""
+        Returns the job id the key already names (then nothing is written), else the
+        record's own.
+        """
+        ...
+
+    def withdraw(self, job_id: str, idempotency_key: str | None = None) -> None:
+        """Take back a submission whose message could not be enqueued."""
+        ...
+
+    def requeue_failed(self, record: dict[str, Any]) -> str:
+        """Replace a failed job's record with ``record`` (queued) and drop its ledger.
+
+        Returns ``""`` when done, else the status found instead of ``failed``
+        (``"missing"`` without a record): a compare-and-set, so one of two callers wins.
+        """
         ...
 
     def load_payload(self, job_id: str) -> tuple[str, dict[str, Any]] | None: ...
-
-    def claim_idempotency_key(self, key: str, job_id: str) -> str | None:
-        """Bind ``key`` to ``job_id``; return the job id it was already bound to, if any."""
-        ...
 
     def failed_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recently failed jobs' records, newest first."""
@@ -82,8 +98,11 @@ class RedisResultStore:
         self.keys = keys
         self.ttl_s = ttl_s
         self.parts = OutputParts(client, keys, part_bytes)
-        # KEYS, ARGV and what it returns: worker/lua/put_unless_final.lua.
+        # KEYS, ARGV and what they return: the scripts in worker/lua/.
         self._put = client.register_script(load_script("put_unless_final.lua"))
+        self._submit = client.register_script(load_script("submit.lua"))
+        self._withdraw = client.register_script(load_script("withdraw.lua"))
+        self._requeue_failed = client.register_script(load_script("requeue_failed.lua"))
 
     def get(self, job_id: str, *, read_output: bool = True) -> dict[str, Any] | None:
         # A record can be replaced between reading it and reading its parts (which the
@@ -157,30 +176,45 @@ class RedisResultStore:
         records.sort(key=lambda r: r.get("enqueued_at") or "", reverse=True)
         return records[:limit]
 
-    def save_payload(self, job_id: str, operation: str, payload: dict[str, Any]) -> None:
-        body = json.dumps({"operation": operation, "payload": payload})
-        self.client.set(self.keys.payload(job_id), body, ex=self.ttl_s)
+    def _submission_keys(self, job_id: str, idempotency_key: str | None) -> list[str]:
+        payload = self.keys.payload(job_id)
+        claim = self.keys.idempotency(idempotency_key) if idempotency_key else payload
+        return [claim, self.keys.job(job_id), payload]
 
-    def create(self, record: dict[str, Any], operation: str, payload: dict[str, Any]) -> None:
-        # One round trip for both writes: submission is on the producer's hot path.
+    def submit(
+        self,
+        record: dict[str, Any],
+        operation: str,
+        payload: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> str:
+        # One round trip, and all or nothing: a key never names a job that has no record.
         job_id = record["job_id"]
-        pipe = self.client.pipeline(transaction=False)
-        self._put(
-            keys=[self.keys.job(job_id), self.keys.failed],
+        owner = self._submit(
+            keys=self._submission_keys(job_id, idempotency_key),
             args=[
-                record["status"],
-                json.dumps(record),
-                self.ttl_s,
-                "0",
                 job_id,
-                f"{time.time():.3f}",
-                "",
+                json.dumps(record),
+                json.dumps({"operation": operation, "payload": payload}),
+                self.ttl_s,
+                "1" if idempotency_key else "0",
             ],
-            client=pipe,
         )
-        body = json.dumps({"operation": operation, "payload": payload})
-        pipe.set(self.keys.payload(job_id), body, ex=self.ttl_s)
-        pipe.execute()
+        return reply_text(owner)
+
+    def withdraw(self, job_id: str, idempotency_key: str | None = None) -> None:
+        self._withdraw(
+            keys=self._submission_keys(job_id, idempotency_key),
+            args=[job_id, "1" if idempotency_key else "0"],
+        )
+
+    def requeue_failed(self, record: dict[str, Any]) -> str:
+        job_id = record["job_id"]
+        found = self._requeue_failed(
+            keys=[self.keys.job(job_id), self.keys.failed, self.keys.ledger(job_id)],
+            args=[json.dumps(record), self.ttl_s, job_id],
+        )
+        return reply_text(found)
 
     def load_payload(self, job_id: str) -> tuple[str, dict[str, Any]] | None:
         raw = self.client.get(self.keys.payload(job_id))
@@ -188,15 +222,6 @@ class RedisResultStore:
             return None
         stored = json.loads(raw)
         return stored["operation"], stored["payload"]
-
-    def claim_idempotency_key(self, key: str, job_id: str) -> str | None:
-        redis_key = self.keys.idempotency(key)
-        if self.client.set(redis_key, job_id, nx=True, ex=self.ttl_s):
-            return None
-        existing = self.client.get(redis_key)
-        if existing is None:  # expired between the two calls: claim again
-            return self.claim_idempotency_key(key, job_id)
-        return reply_text(existing)
 
 
 class MemoryResultStore:
@@ -222,12 +247,40 @@ class MemoryResultStore:
             self.records[record["job_id"]] = json.loads(json.dumps(stored))
             return True
 
-    def save_payload(self, job_id: str, operation: str, payload: dict[str, Any]) -> None:
-        self.payloads[job_id] = (operation, json.loads(json.dumps(payload)))
+    def submit(
+        self,
+        record: dict[str, Any],
+        operation: str,
+        payload: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> str:
+        with self._lock:
+            if idempotency_key:
+                existing = self.idempotency.get(idempotency_key)
+                if existing and existing[1] > time.monotonic():
+                    return existing[0]
+                self.idempotency[idempotency_key] = (
+                    record["job_id"],
+                    time.monotonic() + self.ttl_s,
+                )
+            self.records[record["job_id"]] = json.loads(json.dumps(record))
+            self.payloads[record["job_id"]] = (operation, json.loads(json.dumps(payload)))
+        return str(record["job_id"])
 
-    def create(self, record: dict[str, Any], operation: str, payload: dict[str, Any]) -> None:
-        self.put(record)
-        self.save_payload(record["job_id"], operation, payload)
+    def withdraw(self, job_id: str, idempotency_key: str | None = None) -> None:
+        with self._lock:
+            if idempotency_key and self.idempotency.get(idempotency_key, ("",))[0] == job_id:
+                del self.idempotency[idempotency_key]
+            self.records.pop(job_id, None)
+            self.payloads.pop(job_id, None)
+
+    def requeue_failed(self, record: dict[str, Any]) -> str:
+        with self._lock:
+            current = self.records.get(record["job_id"])
+            if current is None or current["status"] != "failed":
+                return "missing" if current is None else str(current["status"])
+            self.records[record["job_id"]] = json.loads(json.dumps(record))
+            return ""
 
     def load_payload(self, job_id: str) -> tuple[str, dict[str, Any]] | None:
         return self.payloads.get(job_id)
@@ -241,11 +294,3 @@ class MemoryResultStore:
         records = list(self.records.values())[:scan_limit]
         records.sort(key=lambda r: r.get("enqueued_at") or "", reverse=True)
         return [json.loads(json.dumps(r)) for r in records[:limit]]
-
-    def claim_idempotency_key(self, key: str, job_id: str) -> str | None:
-        with self._lock:
-            existing = self.idempotency.get(key)
-            if existing and existing[1] > time.monotonic():
-                return existing[0]
-            self.idempotency[key] = (job_id, time.monotonic() + self.ttl_s)
-            return None

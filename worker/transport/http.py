@@ -125,7 +125,11 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         timeout_s: float | None = None,
     ) -> HttpResponse:
-        """Send one request; raise ``TransportError`` (retryable) when no answer arrives."""
+        """Send one request; raise ``TransportError`` (retryable) when no answer arrives.
+
+        When the request may have reached the provider (it was sent, but no answer came
+        back), the error's details say ``may_have_been_billed``.
+        """
         timeout = (self.connect_timeout_s, timeout_s or self.timeout_s)
         try:
             response = self.session.request(
@@ -140,18 +144,19 @@ class HttpClient:
                 allow_redirects=False,
             )
             content = response.content
-        except requests.Timeout:
+        except requests.ConnectTimeout:
             raise TransportError(
-                f"no answer from {_host(url)} within {timeout[1]:g} s", retryable=True
+                f"no connection to {_host(url)} within {timeout[0]:g} s", retryable=True
             ) from None
+        except requests.Timeout:
+            raise _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s") from None
         except requests.ConnectionError as exc:
             if _timed_out(exc):
-                raise TransportError(
-                    f"no answer from {_host(url)} within {timeout[1]:g} s", retryable=True
-                ) from None
-            raise TransportError(
-                f"connection to {_host(url)} failed: {_reason(exc)}", retryable=True
-            ) from None
+                raise _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s") from None
+            message = f"connection to {_host(url)} failed: {_reason(exc)}"
+            if _never_connected(exc):
+                raise TransportError(message, retryable=True) from None
+            raise _unanswered(message) from None
         except requests.RequestException as exc:
             raise TransportError(
                 f"request to {_host(url)} failed: {_reason(exc)}", retryable=True
@@ -162,6 +167,24 @@ class HttpClient:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+def _unanswered(message: str) -> TransportError:
+    """The request went out and no answer came: the provider may have done (and billed)
+    the work."""
+    return TransportError(message, retryable=True, details={"may_have_been_billed": True})
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether the connection was never opened, so nothing was sent."""
+    inner: BaseException | None = exc
+    for _ in range(20):
+        if inner is None:
+            return False
+        if isinstance(inner, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
+            return True
+        inner = inner.__cause__ or inner.__context__ or _urllib3_reason(inner)
+    return False
 
 
 def _host(url: str) -> str:
