@@ -33,11 +33,13 @@ from worker.configurations import (
     generate_secret_key,
 )
 from worker.engine.runner import Decision, JobRunner
+from worker.errors import ProviderError
 from worker.functions import FunctionRegistry
 from worker.results import MemoryResultStore
 from worker.retries import RetryPolicy
 from worker.settings import Settings
 from worker.transport import HttpClient, HttpResponse
+from worker.transport.download import Download
 
 CONFIGURATION = "contract"
 DEPLOYMENT = "contract-deployment"
@@ -126,7 +128,10 @@ class CapturingHttpClient(HttpClient):
     """The real ``HttpClient``, keeping every request it sends; may add headers.
 
     ``sent`` holds the provider calls (``request``); ``wire`` every request that went
-    through the session, downloads made with ``session`` directly included.
+    through the session. Downloads go through the session too, so the cassette answers
+    them: the worker's own downloader connects to the address it resolved and checked,
+    which vcrpy cannot see (its rules are tested on real sockets in
+    ``tests/transport/test_download.py``).
     """
 
     def __init__(self, extra_headers: Mapping[str, str] | None = None) -> None:
@@ -144,6 +149,17 @@ class CapturingHttpClient(HttpClient):
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.wire.append(response.request)
+
+    def download(
+        self, url: str, *, endpoint: str, max_bytes: int, deadline_s: float, accept: str
+    ) -> Download:
+        response = self.session.get(
+            url, headers={"Accept": accept}, timeout=deadline_s, allow_redirects=False
+        )
+        if response.status_code != 200:
+            raise ProviderError(f"download failed: HTTP {response.status_code}")
+        content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
+        return Download(response.content[:max_bytes], content_type or None)
 
     def request(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
         headers = {**kwargs.pop("headers"), **self.extra_headers}

@@ -197,4 +197,10 @@ def test_a_download_nobody_recorded_fails_clearly_without_the_network() -> None:
     client = replaying(CASSETTES)
 
     with pytest.raises(TransportError, match=r"no recording for GET /private/images/other.png"):
-        client.session.get("https://contract-images.blob.core.windows.net/private/images/other.png")
+        client.download(
+            "https://contract-images.blob.core.windows.net/private/images/other.png",
+            endpoint="https://contract.openai.azure.com",
+            max_bytes=1_000_000,
+            deadline_s=5,
+            accept="image/*",
+        )

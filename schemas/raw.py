@@ -24,11 +24,19 @@ from marshmallow import (
     validates_schema,
 )
 
-from schemas.common import PayloadSchema, StrictBoolean, StrictFloat, StrictInteger, text
+from schemas.common import (
+    PayloadSchema,
+    StrictBoolean,
+    StrictFloat,
+    StrictInteger,
+    plain_json,
+    text,
+)
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 RESPONSE_TYPES = ["json", "text", "binary"]
-#: Headers the worker sets itself (auth, identity, framing); a payload may not set them.
+#: Headers the worker sets itself (auth, identity, framing) and the hop-by-hop ones of
+#: RFC 9110 §7.6.1; a payload may not set them.
 RESERVED_HEADERS = frozenset(
     {
         "authorization",
@@ -38,14 +46,24 @@ RESERVED_HEADERS = frozenset(
         "cookie",
         "host",
         "proxy-authorization",
+        "proxy-authenticate",
+        "proxy-connection",
         "content-length",
         "transfer-encoding",
         "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
     }
 )
 MAX_RETRIES = 10
 MAX_FILE_BYTES = 25 * 1024 * 1024
+#: RFC 9110 §5.6.2: a header name is a token.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+#: RFC 9110 §5.5 field values, restricted to visible ASCII with inner spaces and tabs.
+_HEADER_VALUE = re.compile(r"^(?:[\x21-\x7e](?:[\x20\x09\x21-\x7e]{0,8190}[\x21-\x7e])?)?$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -105,7 +123,7 @@ class RawRequestSchema(PayloadSchema):
     path = text(required=True, max_chars=2000)
     query = fields.Dict(keys=fields.Str(), values=fields.Str())
     headers = fields.Dict(keys=fields.Str(), values=fields.Str())
-    json = fields.Raw(allow_none=True)
+    json = fields.Raw(allow_none=True, validate=plain_json)
     form = fields.Dict(keys=fields.Str(), values=fields.Str())
     files = fields.List(fields.Nested(FileSchema), validate=validate.Length(min=1, max=20))
     response_type = fields.Str(load_default="json", validate=validate.OneOf(RESPONSE_TYPES))
@@ -123,8 +141,10 @@ class RawRequestSchema(PayloadSchema):
         for name, header_value in value.items():
             if not _HEADER_NAME.match(name):
                 raise ValidationError(f"{name!r} is not a valid header name")
-            if any(c in header_value for c in "\r\n\x00"):
-                raise ValidationError(f"the value of {name!r} contains a line break")
+            if not _HEADER_VALUE.match(header_value):
+                raise ValidationError(
+                    f"the value of {name!r} must be visible ASCII, with spaces only inside"
+                )
             if name.lower() in RESERVED_HEADERS:
                 raise ValidationError(
                     f"{name} is set by the worker (authentication comes from the "

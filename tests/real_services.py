@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import SECRET_KEY, TEST_SECRETS, dump_value
+from support import SECRET_KEY, dump_value, leaks
 
 from worker import embedded_redis
 from worker.queue.launch import worker_command
@@ -50,12 +50,13 @@ def namespace(redis_url: str) -> Iterator[str]:
     yield ns
     client = redis.Redis.from_url(redis_url)
     keys = list(client.scan_iter(match=f"{ns}:*", count=1000))
-    leaked = [key for key in keys if any(s in dump_value(client, key) for s in TEST_SECRETS)]
+    leaked = [key for key in keys if leaks(dump_value(client, key))]
     for key in keys:
         client.delete(key)
     client.close()
-    # Every test that touched Redis is also a check that no plaintext key reached it.
-    assert not leaked, f"plaintext API key found in Redis keys {leaked}"
+    # Every test that touched Redis is also a check that no key, no 12-character fragment
+    # of one and no base64 form of one reached it (nor the secret key itself).
+    assert not leaked, f"a test key (or a fragment or encoding of it) in Redis keys {leaked}"
 
 
 # --- real worker processes ------------------------------------------------------------
@@ -130,4 +131,4 @@ def start_worker(
     # Every test with a worker process is also a check that its log holds no key.
     for worker in started:
         log = worker.log().encode()
-        assert not any(s in log for s in TEST_SECRETS), "plaintext API key in a worker log"
+        assert not leaks(log), "a test key (or a fragment or encoding of it) in a worker log"

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 import psutil
 
 from worker.configurations import Configuration, generate_secret_key
+from worker.redaction import FRAGMENT, secret_forms
 
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"
 AZURE_KEY = "azure-test-key-0123456789abcdef"
@@ -191,6 +192,21 @@ def make_configuration(variant: str, base_url: str, name: str = "test") -> Confi
 
 #: Every plaintext key the tests configure; none may ever be stored or logged.
 TEST_SECRETS = [s.encode() for s in (OPENAI_KEY, AZURE_KEY, ENTRA_TOKEN)]
+#: Every run of 12 characters of a test key or of its base64 forms, and of the secret
+#: key that encrypts configurations: none may appear anywhere the worker writes.
+LEAK_FRAGMENTS = sorted(
+    {
+        form[i : i + FRAGMENT].encode()
+        for secret in (OPENAI_KEY, AZURE_KEY, ENTRA_TOKEN, SECRET_KEY)
+        for form in secret_forms(secret)
+        for i in range(len(form) - FRAGMENT + 1)
+    }
+)
+
+
+def leaks(data: bytes) -> bool:
+    """Whether ``data`` holds a fragment of a test key, plain or base64-encoded."""
+    return any(fragment in data for fragment in LEAK_FRAGMENTS)
 
 
 def dump_value(client: Any, key: bytes) -> bytes:

@@ -8,7 +8,8 @@ import logging
 import pytest
 import structlog
 
-from worker.logs import REDACTED, configure_logging, redact_processor, register_secret
+from worker.logs import configure_logging, redact_processor
+from worker.redaction import REDACTED, register_secret
 
 
 def test_fields_named_like_secrets_are_blanked() -> None:

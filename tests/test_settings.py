@@ -50,6 +50,11 @@ def test_values_are_read_from_the_environment() -> None:
         ("OPENAI_WORKER_RESULT_TTL_S", "nan"),
         ("OPENAI_WORKER_LOG_FORMAT", "xml"),
         ("OPENAI_WORKER_NAMESPACE", "has space"),
+        # ':' and glob characters would let one namespace's scans reach another's keys.
+        ("OPENAI_WORKER_NAMESPACE", "prod:eu"),
+        ("OPENAI_WORKER_NAMESPACE", "prod*"),
+        ("OPENAI_WORKER_NAMESPACE", "p[ro]d"),
+        ("OPENAI_WORKER_NAMESPACE", "prod?"),
     ],
 )
 def test_unusable_values_name_the_variable(name: str, value: str) -> None:
@@ -86,3 +91,7 @@ def test_the_general_timeout_applies_to_every_operation_unless_one_is_named() ->
 def test_the_wait_for_rate_limit_capacity_is_bounded_at_a_day_by_default() -> None:
     assert Settings.from_env({}).max_queue_wait_s == 24 * 3600
     assert Settings.from_env({"OPENAI_WORKER_MAX_QUEUE_WAIT_S": "60"}).max_queue_wait_s == 60
+
+
+def test_a_namespace_of_letters_digits_dashes_underscores_and_dots_is_accepted() -> None:
+    assert Settings.from_env({"OPENAI_WORKER_NAMESPACE": "prod-eu_2.a"}).namespace == "prod-eu_2.a"

@@ -66,7 +66,12 @@ class Client:
             raise ValidationError(f"unknown operation {operation!r}; known: {', '.join(CATALOG)}")
         if not isinstance(payload, dict):
             raise ValidationError("the payload must be a JSON object")
-        size = len(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+        try:
+            size = len(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+        except RecursionError:
+            raise ValidationError("the payload is nested too deeply to be a job") from None
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"the payload is not plain JSON: {exc}") from None
         if size > self.settings.max_payload_bytes:
             raise ValidationError(
                 f"the payload is {size} bytes, over the limit of "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
@@ -18,6 +19,16 @@ def resolve_redis_url(settings: Settings) -> str:
     if settings.redis_url:
         return settings.redis_url
     return embedded_redis.ensure_running(settings.data_dir)
+
+
+def safe_url(url: str) -> str:
+    """``url`` fit for a message: a password in it replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def redis_client(url: str) -> redis.Redis:

@@ -61,6 +61,11 @@ class Keys:
         return self._key("idempotency", key)
 
     @property
+    def recent(self) -> str:
+        """The sorted set of job ids by submission time: the newest-first index."""
+        return self._key("recent")
+
+    @property
     def failed(self) -> str:
         """The sorted set of failed job ids, scored by when they failed."""
         return self._key("failed")

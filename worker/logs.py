@@ -2,47 +2,23 @@
 
 Redaction is a processor, so it applies to every event, every exception text and
 every standard-library record (Dramatiq's own logs): fields named like secrets are
-blanked, and every API key this process has decrypted is replaced wherever it
-appears, along with anything shaped like a bearer token or an OpenAI key.
+blanked, and everything else passes the one redactor of ``worker.redaction`` (every
+decrypted key, fragments and encodings of it, key-shaped text).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-import threading
 from typing import Any
 
 import structlog
 
-REDACTED = "[redacted]"
+from worker.redaction import REDACTED, redact_text
+
 SENSITIVE_KEYS = frozenset(
     {"api_key", "api-key", "authorization", "secret_key", "password", "token", "cookie"}
 )
-_PATTERNS = (
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"),
-)
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
-
-
-def register_secret(secret: str | None) -> None:
-    """From now on, replace ``secret`` wherever it would be logged."""
-    if secret and len(secret) >= 4:
-        with _secrets_lock:
-            _secrets.add(secret)
-
-
-def redact_text(text: str) -> str:
-    """``text`` without any registered secret or key-shaped string."""
-    for secret in tuple(_secrets):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
-    return text
 
 
 def _redact(value: Any, key: str | None = None) -> Any:

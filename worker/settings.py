@@ -8,6 +8,7 @@ minutes) and a handful of retries with exponential backoff.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ DEFAULT_TIMEOUT_S = 120.0
 #: reasoning models); embeddings and raw requests use ``DEFAULT_TIMEOUT_S``.
 DEFAULT_OPERATION_TIMEOUTS_S = {"chat": 600.0, "images": 600.0, "embeddings": 120.0}
 DEFAULT_MAX_QUEUE_WAIT_S = 24 * 3600.0
+DEFAULT_DOWNLOAD_TIMEOUT_S = 60.0
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_BACKOFF_BASE_S = 2.0
@@ -31,6 +33,7 @@ DEFAULT_MAX_TOOL_ROUNDS = 10
 DEFAULT_METRICS_HOST = "127.0.0.1"
 AMQP_SCHEMES = ("amqp://", "amqps://")
 BROKER_SCHEMES = ("redis://", "rediss://", "unix://", *AMQP_SCHEMES)
+_NAMESPACE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -82,6 +85,8 @@ class Settings:
     rate_limit_window_s: int = 60
     #: The longest a job waits for rate-limit capacity in all before it fails.
     max_queue_wait_s: float = DEFAULT_MAX_QUEUE_WAIT_S
+    #: The whole download of a generated image (its URL expires soon), start to end.
+    download_timeout_s: float = DEFAULT_DOWNLOAD_TIMEOUT_S
     log_format: str = "auto"
     log_level: str = "INFO"
     #: Offline replay: answer provider calls from the cassettes in this directory.
@@ -94,6 +99,8 @@ class Settings:
     metrics_host: str = DEFAULT_METRICS_HOST
     #: Where the worker processes of a host share their metric values (multiprocess mode).
     metrics_dir: Path | None = None
+    #: The dashboard's token; required when it binds beyond loopback.
+    dashboard_token: str | None = field(default=None, repr=False)
 
     def read_timeout_s(self, kind: str) -> float:
         """How long a call of this kind of operation may take to answer."""
@@ -114,9 +121,11 @@ class Settings:
                 f"OPENAI_WORKER_LOG_FORMAT must be auto, json or console, got {log_format!r}"
             )
         namespace = env.get("OPENAI_WORKER_NAMESPACE", DEFAULT_NAMESPACE).strip()
-        if not namespace or any(c in namespace for c in " \t\n{}"):
+        if not _NAMESPACE.match(namespace):
+            # ':' and glob characters would let one namespace's scans match another's keys.
             raise SettingsError(
-                f"OPENAI_WORKER_NAMESPACE is not a usable key prefix: {namespace!r}"
+                "OPENAI_WORKER_NAMESPACE may hold only letters, digits, '-', '_' and '.' "
+                f"(1-64 of them), got {namespace!r}"
             )
         data_dir = env.get("OPENAI_WORKER_DATA_DIR")
         replay_dir = (env.get("OPENAI_WORKER_REPLAY_DIR") or "").strip()
@@ -170,6 +179,7 @@ class Settings:
             metrics_host=(env.get("OPENAI_WORKER_METRICS_HOST") or "").strip()
             or DEFAULT_METRICS_HOST,
             metrics_dir=Path(metrics_dir) if metrics_dir else None,
+            dashboard_token=(env.get("OPENAI_WORKER_DASHBOARD_TOKEN") or "").strip() or None,
             backoff_base_s=_number(
                 env, "OPENAI_WORKER_BACKOFF_BASE_S", DEFAULT_BACKOFF_BASE_S, minimum=0.001
             ),
@@ -183,6 +193,9 @@ class Settings:
                 env, "OPENAI_WORKER_MAX_QUEUE_WAIT_S", DEFAULT_MAX_QUEUE_WAIT_S, minimum=0
             ),
             operation_timeouts_s=_operation_timeouts(env),
+            download_timeout_s=_number(
+                env, "OPENAI_WORKER_DOWNLOAD_TIMEOUT_S", DEFAULT_DOWNLOAD_TIMEOUT_S, minimum=0.1
+            ),
         )
 
 

@@ -51,7 +51,65 @@ def test_the_key_is_stored_encrypted(backend: Any) -> None:
 
     raw = backend.get("main")
     assert KEY not in raw
-    assert json.loads(raw)["api_key_encrypted"]
+    assert json.loads(raw)["sealed"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("endpoint", "https://attacker.example/v1"),
+        ("api_type", "azure_openai"),
+        ("organization", "org-other"),
+        ("requests_per_minute", 100000),
+    ],
+)
+def test_a_configuration_changed_outside_the_worker_is_refused(
+    backend: Any, field: str, value: Any
+) -> None:
+    # Given a stored configuration whose plaintext copy someone with Redis access edited
+    store = ConfigurationStore(backend, KeyRing([generate_secret_key()]))
+    store.save(configuration())
+    record = json.loads(backend.get("main"))
+    record[field] = value
+    backend.put("main", json.dumps(record))
+
+    # Then loading it is refused, naming what changed and what to do
+    with pytest.raises(ConfigurationError, match=f"changed outside openai-worker \\({field}"):
+        store.load("main")
+
+
+def test_a_sealed_configuration_copied_under_another_name_is_refused(backend: Any) -> None:
+    store = ConfigurationStore(backend, KeyRing([generate_secret_key()]))
+    store.save(configuration())
+    backend.put("other", backend.get("main").replace('"main"', '"other"'))
+
+    with pytest.raises(ConfigurationError, match="name"):
+        store.load("other")
+
+
+def test_a_configuration_stored_before_sealing_is_sealed_on_first_load(backend: Any) -> None:
+    # Given a record as earlier versions stored it: only the key encrypted
+    keyring = KeyRing([generate_secret_key()])
+    legacy = {**configuration().public_dict(), "api_key_encrypted": keyring.encrypt(KEY)}
+    backend.put("main", json.dumps(legacy))
+    store = ConfigurationStore(backend, keyring)
+
+    # When it is loaded, it works and is sealed from then on
+    assert store.load("main") == configuration()
+    sealed = json.loads(backend.get("main"))
+    assert "api_key_encrypted" not in sealed
+    assert sealed["sealed"]
+    assert store.load("main") == configuration()
+
+
+def test_rotation_seals_records_from_before_sealing(backend: Any) -> None:
+    old_key, new_key = generate_secret_key(), generate_secret_key()
+    legacy = {**configuration().public_dict(), "api_key_encrypted": KeyRing([old_key]).encrypt(KEY)}
+    backend.put("main", json.dumps(legacy))
+
+    assert ConfigurationStore(backend, KeyRing([new_key, old_key])).rotate() == 1
+
+    assert ConfigurationStore(backend, KeyRing([new_key])).load("main") == configuration()
 
 
 def test_listing_never_shows_the_key_and_needs_no_secret_key(backend: Any) -> None:

@@ -140,3 +140,47 @@ def test_the_observer_counts_a_finished_job_in_its_registry() -> None:
         )
         == 1
     )
+
+
+def test_label_values_come_only_from_stored_configurations_and_known_paths(
+    wire_server: Any,
+) -> None:
+    import prometheus_client
+    from support import SECRET_KEY
+
+    from worker.configurations import ConfigurationStore, KeyRing, MemoryBackend
+    from worker.engine.runner import JobRunner
+    from worker.functions import FunctionRegistry
+    from worker.results import MemoryResultStore
+    from worker.settings import Settings
+    from worker.transport import HttpClient
+
+    # Given a runner reporting to a Prometheus registry
+    wire_server.handler = lambda _: Reply(json={"ok": True})
+    registry = prometheus_client.CollectorRegistry()
+    configurations = ConfigurationStore(MemoryBackend(), KeyRing([SECRET_KEY]))
+    configurations.save(make_configuration("openai", wire_server.url))
+    runner = JobRunner(
+        settings=Settings(max_retries=0),
+        results=MemoryResultStore(),
+        configurations=configurations,
+        http=HttpClient(timeout_s=5, connect_timeout_s=2),
+        functions=FunctionRegistry(),
+        observer=PrometheusObserver(registry),
+    )
+
+    # When 100 raw requests name 100 paths, and 20 jobs name configurations that do not exist
+    for n in range(100):
+        runner.run(f"raw-{n}", "raw_request", {"configuration": "test", "path": f"things/{n}"})
+    for n in range(20):
+        runner.run(f"ghost-{n}", "configuration_test", {"configuration": f"ghost-{n}"})
+
+    # Then the label values stay a handful
+    values: dict[str, set[str]] = {}
+    for metric in registry.collect():
+        for found in metric.samples:
+            for name, value in found.labels.items():
+                values.setdefault(name, set()).add(value)
+    assert values["path"] == {"/other"}
+    assert values["configuration"] == {"test", "unknown"}
+    assert len(wire_server.requests) == 100

@@ -8,6 +8,7 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from worker.providers.errors import error_from_response
+from worker.redaction import register_secret
 from worker.transport import HttpResponse
 
 
@@ -29,7 +30,6 @@ def test_the_providers_message_code_and_status_are_kept() -> None:
                 }
             },
         ),
-        secret=None,
     )
 
     assert error.error_type == "provider"
@@ -50,7 +50,6 @@ def test_a_429_is_retryable_after_the_time_it_asks_for() -> None:
             {"error": {"message": "slow down", "code": "rate_limit_exceeded"}},
             **{"retry-after-ms": "1200"},
         ),
-        secret=None,
     )
 
     assert error.retryable is True
@@ -63,7 +62,6 @@ def test_a_429_is_retryable_after_the_time_it_asks_for() -> None:
 def test_errors_that_waiting_cannot_fix_are_not_retried(status: int, code: str) -> None:
     error = error_from_response(
         response(status, {"error": {"message": "no", "code": code}}, Retry_After="1"),
-        secret=None,
     )
 
     assert error.retryable is False
@@ -79,7 +77,6 @@ def test_azures_content_filter_details_are_kept() -> None:
         response(
             400, {"error": {"message": "filtered", "code": "content_filter", "innererror": inner}}
         ),
-        secret=None,
     )
 
     assert error.details is not None
@@ -88,7 +85,7 @@ def test_azures_content_filter_details_are_kept() -> None:
 
 def test_an_html_error_page_is_summarised_and_retryable_when_5xx() -> None:
     error = error_from_response(
-        response(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>"), secret=None
+        response(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>")
     )
 
     assert error.retryable is True
@@ -97,10 +94,10 @@ def test_an_html_error_page_is_summarised_and_retryable_when_5xx() -> None:
 
 
 def test_a_key_echoed_by_the_provider_is_redacted() -> None:
-    error = error_from_response(
-        response(401, {"error": {"message": "Incorrect API key provided: sk-live-123456"}}),
-        secret="sk-live-123456",
-    )
+    register_secret("live-key-1234567890")  # as loading its configuration does
+    message = "Incorrect API key provided: live-key-1234567890"
 
-    assert "sk-live-123456" not in error.message
+    error = error_from_response(response(401, {"error": {"message": message}}))
+
+    assert "live-key-1234567890" not in error.message
     assert "[redacted]" in error.message

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from worker import embedded_redis
+from worker.connections import safe_url
 from worker.errors import SettingsError
 from worker.settings import Settings
 
@@ -55,7 +56,7 @@ def connect(settings: Settings) -> Client:
         client = Client(settings)
         client.redis.ping()
     except (redis.RedisError, OSError, embedded_redis.EmbeddedRedisError) as exc:
-        where = settings.redis_url or f"the embedded server in {settings.data_dir}"
+        where = safe_url(settings.redis_url or "") or f"the embedded server in {settings.data_dir}"
         raise CommandError(
             f"Redis is not reachable at {where}: {exc}", code=EXIT_ENVIRONMENT, error_type="redis"
         ) from None

@@ -17,6 +17,7 @@ API_TYPES = ("openai", "azure_openai")
 KEY_TYPES = ("api_key", "bearer_token")
 _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+_HEADER_VALUE = re.compile(r"^[\x21-\x7e]{1,8192}$")
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,10 @@ class Configuration:
         if self.api_type not in API_TYPES:
             found.append(f"api_type must be one of {', '.join(API_TYPES)}")
         found.extend(_endpoint_problems(self.endpoint))
-        if not self.api_key or any(c in self.api_key for c in "\r\n\x00"):
-            found.append("api_key must be a non-empty single line")
+        if not isinstance(self.api_key, str) or not _HEADER_VALUE.match(self.api_key):
+            found.append(
+                "api_key must be visible ASCII without spaces (it is sent as an HTTP header)"
+            )
         if self.api_type == "azure_openai":
             if not self.deployment_name:
                 found.append("deployment_name is required for azure_openai")

@@ -1,4 +1,12 @@
-"""The configuration store: one JSON record per name, the key encrypted.
+"""The configuration store: one JSON record per name, sealed with the secret key.
+
+The whole configuration (name, endpoint, api_type, deployment, api_version, key type,
+organization, limits and the key) is encrypted as one Fernet token, ``sealed``, so
+nothing of it can be changed without the secret key; a plaintext copy beside it serves
+listing only. On load the token is the truth, and a plaintext copy that disagrees with
+it (someone with Redis access pointing the endpoint elsewhere) is refused. Records from
+before sealing (only the key encrypted) are sealed as they are on first load, or by
+``rotate-secret-key``.
 
 The store logic is shared; a backend only keeps raw records: ``RedisBackend`` in a
 Redis hash for real use, ``MemoryBackend`` for unit tests.
@@ -11,13 +19,16 @@ import time
 from typing import Any, Protocol
 
 import redis
+import structlog
 
 from worker.configurations.configuration import Configuration
 from worker.configurations.crypto import KeyRing
 from worker.connections import reply_text
 from worker.errors import ConfigurationError
 from worker.keys import Keys
-from worker.logs import register_secret
+from worker.redaction import register_secret
+
+log = structlog.get_logger("worker.configurations")
 
 
 class Backend(Protocol):
@@ -87,9 +98,13 @@ class ConfigurationStore:
 
     def save(self, configuration: Configuration) -> None:
         register_secret(configuration.api_key)
+        self.backend.put(configuration.name, self._sealed_record(configuration))
+
+    def _sealed_record(self, configuration: Configuration) -> str:
+        whole = {**configuration.public_dict(), "api_key": configuration.api_key}
         record = configuration.public_dict()
-        record["api_key_encrypted"] = self._keyring().encrypt(configuration.api_key)
-        self.backend.put(configuration.name, json.dumps(record))
+        record[SEALED] = self._keyring().encrypt(json.dumps(whole))
+        return json.dumps(record)
 
     def load(self, name: str) -> Configuration:
         if self.cache_s > 0:
@@ -107,21 +122,44 @@ class ConfigurationStore:
         if raw is None:
             raise ConfigurationError(f"no configuration named {name!r}")
         record = json.loads(raw)
-        api_key = self._keyring().decrypt(record.pop("api_key_encrypted"), name=name)
+        if SEALED not in record:
+            return self._seal_legacy(name, record)
+        whole = json.loads(self._keyring().decrypt(record.pop(SEALED), name=name))
+        register_secret(whole.get("api_key"))
+        changed = sorted(
+            field
+            for field in {*record, *whole} - {"api_key"}
+            if record.get(field) != whole.get(field)
+        )
+        if whole.get("name") != name:
+            changed = ["name", *changed]
+        if changed:
+            raise ConfigurationError(
+                f"configuration {name!r} was changed outside openai-worker "
+                f"({', '.join(changed)} no longer match its sealed copy); not used. "
+                "Save it again with `openai-worker configure`."
+            )
+        return _configuration(whole)
+
+    def _seal_legacy(self, name: str, record: dict[str, Any]) -> Configuration:
+        """A record from before sealing: seal it as it is, once."""
+        api_key = self._keyring().decrypt(record.pop(LEGACY_KEY), name=name)
         register_secret(api_key)
-        if record.get("api_type") != "azure_openai":
-            record["key_type"] = None
-        return Configuration(api_key=api_key, **record)
+        configuration = _configuration({**record, "api_key": api_key})
+        self.backend.put(name, self._sealed_record(configuration))
+        log.warning("configuration.sealed", configuration=name, reason="stored before sealing")
+        return configuration
 
     def exists(self, name: str) -> bool:
         return self.backend.get(name) is not None
 
     def list(self) -> list[dict[str, Any]]:
-        """Every configuration without its key."""
+        """Every configuration without its key (the plaintext copies, for listing only)."""
         listed = []
         for _, raw in self.backend.items():
             record = json.loads(raw)
-            record.pop("api_key_encrypted", None)
+            record.pop(SEALED, None)
+            record.pop(LEGACY_KEY, None)
             listed.append(record)
         return listed
 
@@ -129,12 +167,31 @@ class ConfigurationStore:
         return self.backend.delete(name)
 
     def rotate(self) -> int:
-        """Re-encrypt every stored key with the first secret key; the count rotated."""
+        """Re-seal every configuration with the first secret key; the count rotated.
+
+        Records from before sealing are sealed here too.
+        """
         keyring = self._keyring()
         count = 0
         for name, raw in self.backend.items():
             record = json.loads(raw)
-            record["api_key_encrypted"] = keyring.rotate(record["api_key_encrypted"], name=name)
-            self.backend.put(name, json.dumps(record))
+            if SEALED in record:
+                record[SEALED] = keyring.rotate(record[SEALED], name=name)
+                self.backend.put(name, json.dumps(record))
+            else:
+                self._seal_legacy(name, record)
             count += 1
         return count
+
+
+#: The record's field holding the whole configuration, encrypted.
+SEALED = "sealed"
+#: Where records from before sealing kept the encrypted key (and nothing else).
+LEGACY_KEY = "api_key_encrypted"
+
+
+def _configuration(whole: dict[str, Any]) -> Configuration:
+    fields = dict(whole)
+    if fields.get("api_type") != "azure_openai":
+        fields["key_type"] = None
+    return Configuration(**fields)

@@ -1,19 +1,25 @@
 """The dashboard as a tiny WSGI app over a ``Client``; served by the standard library.
 
-Reads what ``health`` reads plus recent job records. The only write is "retry a
-failed job": POST only, and refused unless the browser says the request comes from
-the dashboard's own origin (``Origin``, else ``Referer``; ``Sec-Fetch-Site`` when
-sent), so another site cannot make a visitor's browser retry jobs. It binds
-127.0.0.1 unless told otherwise. Records never hold API keys, so nothing shown can.
+Reads what ``health`` reads plus recent job records (from the newest-first index,
+without their outputs). Every request must name one of the allowed hosts in ``Host``,
+so a page on another site cannot reach it through DNS rebinding; with a token
+(``OPENAI_WORKER_DASHBOARD_TOKEN``, required when bound beyond loopback) every request
+must carry it too, as the cookie the login form sets or as ``Authorization: Bearer``.
+The only write is "retry a failed job": POST only, and refused unless the browser says
+the request comes from the dashboard's own origin (``Origin``, else ``Referer``;
+``Sec-Fetch-Site`` when sent). Records pass the worker's redactor before they are
+stored, so nothing shown holds a key.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from worker.dashboard import pages
@@ -21,8 +27,11 @@ from worker.errors import ValidationError
 from worker.monitoring.health import Thresholds, check
 
 StartResponse = Callable[..., Any]
-#: How many job records the overview reads (a scan of the namespace) and shows.
-SCAN_LIMIT, SHOWN = 1000, 50
+#: How many recent jobs the overview shows (read from the index, never their outputs).
+SHOWN = 50
+#: The cookie the login form sets.
+SESSION_COOKIE = "openai_worker_dashboard"
+_LOGIN_BODY_LIMIT = 4096
 #: No scripts at all; forms may only post back here; no framing (clickjacking).
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
@@ -32,13 +41,30 @@ _RETRY = re.compile(r"^/jobs/([^/]+)/retry$")
 
 
 class Dashboard:
-    """``Dashboard(client)`` is a WSGI application."""
+    """``Dashboard(client, allowed_hosts, token)`` is a WSGI application."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(
+        self, client: Any, allowed_hosts: Iterable[str] = ("localhost",), token: str | None = None
+    ) -> None:
         self.client = client
+        self.allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
+        self.token = token or None
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO") or "/", environ["REQUEST_METHOD"]
+        if host_name(environ.get("HTTP_HOST", "")) not in self.allowed_hosts:
+            text = "this dashboard does not answer to that host name (see --allowed-host)"
+            return _respond(start, 400, pages.message("unknown host", text))
+        if self.token is not None:
+            if path == "/login":
+                return self.login(environ, start)
+            if not self.authorized(environ):
+                return _respond(start, 303, pages.message("sign in", ""), [("Location", "/login")])
+        return self.route(path, method, environ, start)
+
+    def route(
+        self, path: str, method: str, environ: dict[str, Any], start: StartResponse
+    ) -> Iterable[bytes]:
         if (match := _RETRY.match(path)) is not None:
             if method != "POST":
                 return _respond(start, 405, pages.message("retry", "use POST"), [("Allow", "POST")])
@@ -59,11 +85,28 @@ class Dashboard:
         return check(self.client.redis, self.client.settings, Thresholds(min_workers=1))
 
     def recent_jobs(self) -> list[dict[str, Any]]:
-        """The most recently enqueued records among the first ``SCAN_LIMIT`` found."""
-        records: list[dict[str, Any]] = self.client.results.recent_jobs(
-            SHOWN, scan_limit=SCAN_LIMIT
-        )
+        """The most recently submitted jobs, newest first, without their outputs."""
+        records: list[dict[str, Any]] = self.client.results.recent_jobs(SHOWN)
         return records
+
+    def authorized(self, environ: dict[str, Any]) -> bool:
+        assert self.token is not None
+        offered = bearer(environ) or cookie(environ, SESSION_COOKIE)
+        return offered is not None and hmac.compare_digest(offered, self.token)
+
+    def login(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        """A form asking for the token; a right one sets the cookie."""
+        assert self.token is not None
+        if environ["REQUEST_METHOD"] != "POST":
+            return _respond(start, 200, pages.login())
+        length = min(int(environ.get("CONTENT_LENGTH") or 0), _LOGIN_BODY_LIMIT)
+        form = parse_qs(environ["wsgi.input"].read(length).decode("utf-8", "replace"))
+        offered = (form.get("token") or [""])[0]
+        if not same_origin(environ) or not hmac.compare_digest(offered, self.token):
+            return _respond(start, 403, pages.login("That token is not the dashboard's."))
+        cookie_value = f"{SESSION_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+        headers = [("Location", "/"), ("Set-Cookie", cookie_value)]
+        return _respond(start, 303, pages.message("signed in", ""), headers)
 
     def retry(self, environ: dict[str, Any], start: StartResponse, job_id: str) -> Iterable[bytes]:
         if not same_origin(environ):
@@ -75,6 +118,27 @@ class Dashboard:
             return _respond(start, 409, pages.message("cannot retry", exc.message))
         location = f"/jobs/{job_id}"
         return _respond(start, 303, pages.message("retried", job_id), [("Location", location)])
+
+
+def host_name(host: str) -> str:
+    """The name part of a ``Host`` header (``[::1]:8089`` → ``::1``), lower-cased."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def bearer(environ: dict[str, Any]) -> str | None:
+    scheme, _, value = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def cookie(environ: dict[str, Any], name: str) -> str | None:
+    for part in str(environ.get("HTTP_COOKIE", "")).split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
 
 
 def same_origin(environ: dict[str, Any]) -> bool:
@@ -95,6 +159,7 @@ def _respond(
     reasons = {
         200: "OK",
         303: "See Other",
+        400: "Bad Request",
         403: "Forbidden",
         404: "Not Found",
         405: "Method Not Allowed",
@@ -126,8 +191,34 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def serve(client: Any, host: str, port: int) -> Any:
-    """A server for the dashboard (``serve_forever()`` it); port 0 picks a free one."""
-    return make_server(
-        host, port, Dashboard(client), server_class=_ThreadingServer, handler_class=_QuietHandler
-    )
+def serve(
+    client: Any,
+    host: str,
+    port: int,
+    *,
+    allowed_hosts: Iterable[str] = (),
+    token: str | None = None,
+) -> Any:
+    """A server for the dashboard (``serve_forever()`` it); port 0 picks a free one.
+
+    ``allowed_hosts`` adds to the bind address and ``localhost``. A dashboard bound
+    beyond loopback needs a ``token``.
+    """
+    if not token and not is_loopback(host):
+        raise ValueError(
+            f"the dashboard binds {host}, beyond this machine: set "
+            "OPENAI_WORKER_DASHBOARD_TOKEN so only people with the token can read it"
+        )
+    names = {host_name(host), "localhost", *allowed_hosts}
+    app = Dashboard(client, names, token)
+    return make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the dashboard on this machine."""
+    if host_name(host) == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host_name(host)).is_loopback
+    except ValueError:
+        return False

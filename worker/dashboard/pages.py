@@ -54,26 +54,29 @@ def overview(health: dict[str, Any], jobs: list[dict[str, Any]]) -> str:
     state = "healthy" if health["healthy"] else "unhealthy"
     problems = "".join(f"<li>{escape(p)}</li>" for p in health["problems"])
     queue_rows = "".join(
-        f"<tr><td>{escape(name)}</td><td>{q['ready']}</td><td>{q['delayed']}</td>"
-        f"<td>{q['dead_lettered']}</td></tr>"
+        f"<tr><td>{escape(name)}</td><td>{escape(str(q['ready']))}</td>"
+        f"<td>{escape(str(q['delayed']))}</td>"
+        f"<td>{escape(str(q['dead_lettered']))}</td></tr>"
         for name, q in health["queues"].items()
     )
     worker_rows = "".join(
-        f"<tr><td>{escape(w['worker_id'])}</td><td>{w['last_seen_s']} s ago</td>"
+        f"<tr><td>{escape(w['worker_id'])}</td><td>{escape(str(w['last_seen_s']))} s ago</td>"
         f"<td>{'alive' if w['alive'] else 'stale'}</td></tr>"
         for w in health["workers"]["heartbeats"]
     )
     job_rows = "".join(
         f"<tr><td>{job_link(r['job_id'])}</td><td>{escape(str(r.get('operation')))}</td>"
         f"<td>{escape(str(r.get('configuration') or ''))}</td><td>{status(r.get('status'))}</td>"
-        f"<td>{r.get('attempts', 0)}</td><td>{escape(str(r.get('enqueued_at') or ''))}</td>"
+        f"<td>{escape(str(r.get('attempts', 0)))}</td>"
+        f"<td>{escape(str(r.get('enqueued_at') or ''))}</td>"
         f"<td>{error_text(r)}</td>"
         f"<td>{retry_form(r['job_id']) if r.get('status') == 'failed' else ''}</td></tr>"
         for r in jobs
     )
     body = (
-        f'<p class="{state}"><strong>{state}</strong> · {health["workers"]["alive"]} live '
-        f"workers · {health['failed_jobs']} failed jobs</p><ul>{problems}</ul>"
+        f'<p class="{state}"><strong>{state}</strong> · '
+        f"{escape(str(health['workers']['alive']))} live workers · "
+        f"{escape(str(health['failed_jobs']))} failed jobs</p><ul>{problems}</ul>"
         "<h2>Queues</h2><table><tr><th>queue</th><th>ready</th><th>delayed</th>"
         f"<th>dead-lettered</th></tr>{queue_rows}</table>"
         "<h2>Workers</h2><table><tr><th>worker</th><th>last heartbeat</th><th>state</th></tr>"
@@ -110,3 +113,14 @@ def job(record: dict[str, Any]) -> str:
 
 def message(title: str, text: str) -> str:
     return page(title, f"<p>{escape(text)}</p>")
+
+
+def login(problem: str = "") -> str:
+    """The form asking for the dashboard's token."""
+    note = f"<p class=unhealthy>{escape(problem)}</p>" if problem else ""
+    form = (
+        '<form method="post" action="/login"><label>Token '
+        '<input type="password" name="token" autocomplete="current-password"></label> '
+        '<button type="submit">Sign in</button></form>'
+    )
+    return page("sign in", note + form)

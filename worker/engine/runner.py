@@ -31,6 +31,7 @@ from worker.observer import JobObserver, NullObserver
 from worker.operations import OPERATIONS, JobContext, Operation
 from worker.providers import ProviderClient, provider_for
 from worker.ratelimit import Limiter, NoLimit, RateLimited
+from worker.redaction import redact
 from worker.results import (
     FINAL_STATUSES,
     ResultStore,
@@ -93,6 +94,16 @@ class JobRunner:
         self.limiter_for = limiter_for or (lambda configuration: NoLimit())
         self.ledgers = ledgers or Ledgers(MemoryLedgerBackend())
         self.final_write = final_write
+        self._stored_configurations: set[str] = set()
+
+    def _labels(self, record: dict[str, Any]) -> tuple[str, str | None]:
+        """A record's operation and configuration as metric labels, from bounded sets."""
+        operation = record["operation"] if record["operation"] in self.operations else "unknown"
+        configuration = record.get("configuration")
+        if configuration is None:
+            return operation, None
+        known = isinstance(configuration, str) and configuration in self._stored_configurations
+        return operation, configuration if known else "unknown"
 
     def run(self, job_id: str, operation_name: str, payload: Any) -> Decision:
         """Run one delivery; never raises for anything a job can do wrong.
@@ -106,7 +117,8 @@ class JobRunner:
         record = self.results.get(job_id, read_output=False)
         if record is None:  # expired, or enqueued by hand: start a record now
             configuration = payload.get("configuration") if isinstance(payload, dict) else None
-            record = new_record(job_id, operation_name, configuration)
+            name = configuration if isinstance(configuration, str) else None
+            record = new_record(job_id, operation_name, name)
         if record["status"] in FINAL_STATUSES:
             log.info("job.skipped", reason="already final", status=record["status"])
             return Done(record["status"])
@@ -122,7 +134,6 @@ class JobRunner:
         record.update(status="running", attempts=retries_done + 1, retry_at=None)
         record["started_at"] = record["started_at"] or now_iso()
         self.results.put(record)
-        self.observer.job_started(operation_name, record["configuration"])
         log.info("job.started", attempt=record["attempts"])
 
         started = time.perf_counter()
@@ -139,7 +150,7 @@ class JobRunner:
             elapsed = time.perf_counter() - started
             return self._finish(record, error=error, duration_s=elapsed, ledger=ledger)
 
-        record.update(output=outcome.output, usage=outcome.usage)
+        record.update(output=_redacted_output(outcome.output), usage=outcome.usage)
         elapsed = time.perf_counter() - started
         return self._finish(record, duration_s=elapsed, ledger=ledger)
 
@@ -179,6 +190,9 @@ class JobRunner:
             raise ValidationError(f"unknown operation {operation_name!r}")
         data = validate_payload(operation.schema, payload)
         configuration = self.configurations.load(data["configuration"])
+        # Metric labels name only configurations that exist (a payload may name anything).
+        self._stored_configurations.add(configuration.name)
+        self.observer.job_started(operation.name, configuration.name)
         client = ProviderClient(
             provider_for(configuration),
             self.http,
@@ -243,11 +257,11 @@ class JobRunner:
         if error.retryable and policy.allows_retry(retries_done):
             delay_s = policy.delay_s(retries_done, error.retry_after_s)
             ledger.flush()  # the answers so far are not paid for again
-            record.update(status="retrying", error=error.as_dict(), retry_at=iso_after(delay_s))
-            self.results.put(record)
-            self.observer.job_retrying(
-                record["operation"], record["configuration"], error.error_type
+            record.update(
+                status="retrying", error=redact(error.as_dict()), retry_at=iso_after(delay_s)
             )
+            self.results.put(record)
+            self.observer.job_retrying(*self._labels(record), error.error_type)
             log.warning(
                 "job.retrying",
                 error_type=error.error_type,
@@ -272,11 +286,16 @@ class JobRunner:
         if error is None:
             record.update(status="succeeded", success=True, error=None)
         else:
-            record.update(status="failed", success=False, output=None, error=error.as_dict())
+            record.update(
+                status="failed", success=False, output=None, error=redact(error.as_dict())
+            )
         written = self._write_final(record, ledger)
         self.ledgers.drop(ledger)
         if written:
-            self.observer.job_finished(record, duration_s)
+            operation, configuration = self._labels(record)
+            self.observer.job_finished(
+                {**record, "operation": operation, "configuration": configuration}, duration_s
+            )
         event = "job.succeeded" if error is None else "job.failed"
         fields: dict[str, Any] = {"attempts": record["attempts"], "success": error is None}
         if error is not None:
@@ -337,3 +356,12 @@ class JobRunner:
 
 #: The ledger entry holding a finished job's outcome whose record could not be written.
 OUTCOME_KEY = "outcome"
+
+
+def _redacted_output(output: Any) -> Any:
+    """The output as a record may hold it: every string through the one redactor.
+
+    A streamed output holds the float32 vectors of embeddings and the caller's own chunk
+    keys, nothing a provider wrote as text.
+    """
+    return output if isinstance(output, StreamedOutput) else redact(output)

@@ -2,7 +2,7 @@
 --
 -- KEYS: the record hash, the failed-jobs index, then the parts of a large output (if
 -- any). ARGV: status, record JSON, TTL, force, job id, now (seconds), the parts' marker
--- ('' for none). Failed jobs are indexed by time; entries older than the TTL (their
+-- ('' for none), the record without its output (the summary lists read). Failed jobs are indexed by time; entries older than the TTL (their
 -- records have expired) are trimmed whenever one is added. A refused write deletes its
 -- own parts; an accepted one gives them the record's TTL and returns the marker of the
 -- parts it replaced, for the caller to delete.
@@ -12,7 +12,8 @@ if status and (status == 'succeeded' or status == 'failed') and ARGV[4] ~= '1' t
   return {0, ''}
 end
 local replaced = redis.call('HGET', KEYS[1], 'parts') or ''
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'record', ARGV[2], 'parts', ARGV[7])
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'record', ARGV[2], 'parts', ARGV[7],
+  'summary', ARGV[8])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 if ARGV[1] == 'failed' then

@@ -5,7 +5,8 @@
 -- ('missing' without a record), so of two callers retrying at once only one wins.
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'failed' then return status or 'missing' end
-redis.call('HSET', KEYS[1], 'status', 'queued', 'record', ARGV[1], 'parts', '')
+redis.call('HSET', KEYS[1], 'status', 'queued', 'record', ARGV[1], 'parts', '',
+  'summary', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[3])
 redis.call('DEL', KEYS[3])

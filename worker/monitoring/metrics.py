@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from worker.redaction import redact_text
 from worker.settings import Settings
 
 PREFIX = "openai_worker"
@@ -81,13 +82,13 @@ class PrometheusObserver:
         )
 
     def job_started(self, operation: str, configuration: str | None) -> None:
-        self.started.labels(operation, configuration or "").inc()
+        self.started.labels(operation, _label(configuration)).inc()
 
     def job_retrying(self, operation: str, configuration: str | None, error_type: str) -> None:
-        self.retries.labels(operation, configuration or "", error_type).inc()
+        self.retries.labels(operation, _label(configuration), error_type).inc()
 
     def job_finished(self, record: dict[str, Any], duration_s: float) -> None:
-        labels = (record["operation"], record.get("configuration") or "")
+        labels = (record["operation"], _label(record.get("configuration")))
         status = record["status"]
         self.finished.labels(*labels, status).inc()
         self.duration.labels(*labels, status).observe(duration_s)
@@ -100,8 +101,13 @@ class PrometheusObserver:
     def provider_response(
         self, configuration: str, path: str, status_code: int, duration_s: float
     ) -> None:
-        self.responses.labels(configuration, path, str(status_code)).inc()
-        self.latency.labels(configuration, path).observe(duration_s)
+        self.responses.labels(_label(configuration), path, str(status_code)).inc()
+        self.latency.labels(_label(configuration), path).observe(duration_s)
+
+
+def _label(configuration: str | None) -> str:
+    """A configuration name as a label value, through the one redactor like all output."""
+    return redact_text(configuration) if configuration else ""
 
 
 def token_counts(usage: Any) -> dict[str, int]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from worker.catalog import CATALOG
 from worker.errors import ProviderError, WorkerError
-from worker.operations._image_download import check_download_url, download_image, sniff_media_type
+from worker.operations._image_download import download_image, sniff_media_type
 from worker.operations.base import JobContext, Operation, Outcome
 
 IMAGES_PATH = "images/generations"
@@ -43,13 +43,16 @@ def _from_base64(encoded: Any) -> tuple[str, str]:
 def _from_url(ctx: JobContext, url: str) -> tuple[str, str]:
     """Download the image; on failure, say where it is so the caller can fetch it."""
     try:
-        check_download_url(url, ctx.client.provider.base_url)
-        content, declared = download_image(ctx.http, url)
+        content, media_type = download_image(
+            ctx.http,
+            url,
+            endpoint=ctx.client.provider.base_url,
+            deadline_s=ctx.settings.download_timeout_s,
+        )
     except WorkerError as exc:
         exc.retryable = False
         exc.details = {**(exc.details or {}), "image_url": url}
         raise
-    media_type = sniff_media_type(content[:16]) or declared or "application/octet-stream"
     return base64.b64encode(content).decode("ascii"), media_type
 
 

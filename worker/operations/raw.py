@@ -20,7 +20,6 @@ from schemas.raw import RetryOptionsSchema
 from worker.catalog import CATALOG
 from worker.errors import ProviderError, ValidationError
 from worker.operations.base import JobContext, Operation, Outcome
-from worker.providers.errors import redact
 from worker.retries import ConnectorRetryPolicy, RetryPolicy
 from worker.transport import HttpResponse
 
@@ -71,11 +70,12 @@ def _body(payload: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _output_body(response: HttpResponse, response_type: str, secret: str) -> Any:
+def _output_body(response: HttpResponse, response_type: str) -> Any:
+    """The body as the output carries it (the record's redactor cleans every form)."""
     if response_type == "binary":
         return base64.b64encode(response.content).decode("ascii")
     if response_type == "text":
-        return redact(response.text, secret)
+        return response.text
     if not response.content:
         return None
     try:
@@ -111,11 +111,10 @@ def _send(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         if retry.get("retry_on_all_errors"):
             exc.retryable = True
         raise
-    secret = ctx.client.configuration.api_key
     return {
         "status_code": response.status_code,
-        "headers": {name: redact(value, secret) for name, value in response.headers.items()},
-        "body": _output_body(response, payload["response_type"], secret),
+        "headers": dict(response.headers.items()),
+        "body": _output_body(response, payload["response_type"]),
     }
 
 

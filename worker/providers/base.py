@@ -9,9 +9,14 @@ from typing import Any, Protocol
 from worker.configurations import Configuration
 from worker.errors import ProviderError, TransportError
 from worker.observer import JobObserver, NullObserver
-from worker.providers.errors import error_from_response, redact
+from worker.providers.errors import body_snippet, error_from_response
 from worker.ratelimit import Limiter, NoLimit
+from worker.redaction import register_secret
 from worker.transport import HttpClient, HttpResponse
+
+#: The paths metrics name; any other (a raw request's) is counted as ``OTHER_PATH``.
+OBSERVED_PATHS = frozenset({"chat/completions", "embeddings", "images/generations"})
+OTHER_PATH = "/other"
 
 
 class Provider(Protocol):
@@ -45,6 +50,7 @@ class ProviderClient:
     ) -> None:
         self.provider = provider
         self.http = http
+        register_secret(provider.configuration.api_key)
         #: The read timeout of this job's calls (``Settings.read_timeout_s``).
         self.timeout_s = timeout_s
         self.observer: JobObserver = observer or NullObserver()
@@ -96,12 +102,14 @@ class ProviderClient:
             raise
         self._observe(path, response.status_code, started)
         if response.status_code >= 300:
-            raise error_from_response(response, secret=self.configuration.api_key)
+            raise error_from_response(response)
         return response
 
     def _observe(self, path: str, status_code: int, started: float) -> None:
+        # A fixed set of path labels: raw requests may name any path (one series each).
+        label = path if path in OBSERVED_PATHS else OTHER_PATH
         self.observer.provider_response(
-            self.configuration.name, path, status_code, time.perf_counter() - started
+            self.configuration.name, label, status_code, time.perf_counter() - started
         )
 
     def parse_json(self, response: HttpResponse) -> dict[str, Any]:
@@ -110,8 +118,7 @@ class ProviderClient:
             body = response.json()
         except ValueError:
             raise ProviderError(
-                "the provider answered with a body that is not JSON: "
-                + redact(response.text[:200], self.configuration.api_key),
+                "the provider answered with a body that is not JSON: " + body_snippet(response),
                 status_code=response.status_code,
                 retryable=True,
             ) from None

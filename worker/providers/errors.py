@@ -2,7 +2,8 @@
 
 Both speak ``{"error": {"message", "code", "type", ...}}``; Azure adds
 ``innererror``/``inner_error`` (content filter results). The provider's message and
-status code are kept; the key, should a provider ever echo it, is redacted.
+status code are kept; the key, should a provider ever echo it, is redacted (before
+anything is cut, so no part of it survives a cut).
 """
 
 from __future__ import annotations
@@ -10,18 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 from worker.errors import ProviderError
+from worker.redaction import redact, redact_text
 from worker.retries import RetryPolicy
 from worker.transport import HttpResponse
 
-
-def redact(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence of ``secret`` replaced."""
-    if secret and secret in text:
-        return text.replace(secret, "[redacted]")
-    return text
+#: How much of an error body is read for its message (error bodies are short).
+MAX_ERROR_BODY_CHARS = 65_536
 
 
-def error_from_response(response: HttpResponse, *, secret: str | None) -> ProviderError:
+def body_snippet(response: HttpResponse, limit: int = 200) -> str:
+    """The start of a body for a message: redacted first, then cut."""
+    return " ".join(redact_text(response.text[:MAX_ERROR_BODY_CHARS]).split())[:limit]
+
+
+def error_from_response(response: HttpResponse) -> ProviderError:
     """The ``ProviderError`` for a non-success answer, with retry advice."""
     status = response.status_code
     message, details = _message_and_details(response)
@@ -30,11 +33,11 @@ def error_from_response(response: HttpResponse, *, secret: str | None) -> Provid
     if 300 <= status < 400:
         message = f"unexpected redirect ({status}); check the configuration's endpoint"
     return ProviderError(
-        redact(message, secret),
+        redact_text(message),
         status_code=status,
         retryable=retryable,
         retry_after_s=RetryPolicy.parse_retry_after(response.headers) if retryable else None,
-        details={key: value for key, value in details.items() if value is not None} or None,
+        details=redact({key: value for key, value in details.items() if value is not None}) or None,
     )
 
 
@@ -55,7 +58,7 @@ def _message_and_details(response: HttpResponse) -> tuple[str, dict[str, Any]]:
         if isinstance(inner, dict):
             details["inner_error"] = inner
         return message or f"HTTP {response.status_code}", details
-    snippet = " ".join(response.text.split())[:200]
+    snippet = body_snippet(response)
     base = f"HTTP {response.status_code}"
     return (f"{base}: {snippet}" if snippet else base), {}
 

@@ -70,11 +70,11 @@ class ResultStore(Protocol):
     def load_payload(self, job_id: str) -> tuple[str, dict[str, Any]] | None: ...
 
     def failed_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The most recently failed jobs' records, newest first."""
+        """The most recently failed jobs' records, newest first, without outputs."""
         ...
 
-    def recent_jobs(self, limit: int, *, scan_limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` records, newest enqueued first, among ``scan_limit`` read."""
+    def recent_jobs(self, limit: int) -> list[dict[str, Any]]:
+        """The most recently submitted jobs' records, newest first, without outputs."""
         ...
 
 
@@ -126,8 +126,10 @@ class RedisResultStore:
         output = record.get("output")
         fields = {name: value for name, value in record.items() if name != "output"}
         marker: PartsMarker | None = None
+        # What lists show (the overview, failed jobs): the record without its output.
+        summary = json.dumps({**fields, "output": None})
         if output is None:
-            text = json.dumps({**fields, "output": None})
+            text = summary
         else:
             written = self.parts.write(job_id, output_pieces(output), self.ttl_s)
             if isinstance(written, PartsMarker):
@@ -135,7 +137,7 @@ class RedisResultStore:
                 text = json.dumps({**fields, "output": None, _PARTS_FIELD: marker.as_dict()})
             else:
                 # The output's text goes in as it is, as the record's last member.
-                text = json.dumps(fields)[:-1] + ', "output": ' + written.decode() + "}"
+                text = summary[: -len("null}")] + written.decode() + "}"
         keys = [self.keys.job(job_id), self.keys.failed]
         if marker is not None:
             keys += self.parts.keys(job_id, marker)
@@ -147,6 +149,7 @@ class RedisResultStore:
             job_id,
             f"{time.time():.3f}",
             marker.encode() if marker else "",
+            summary,
         ]
         written_flag, replaced = self._put(keys=keys, args=args)
         if replaced:
@@ -154,32 +157,36 @@ class RedisResultStore:
         return bool(written_flag)
 
     def failed_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
-        job_ids = self.client.zrevrange(self.keys.failed, 0, max(limit, 1) - 1)
+        return self._summaries(self.keys.failed, limit)
+
+    def recent_jobs(self, limit: int) -> list[dict[str, Any]]:
+        return self._summaries(self.keys.recent, limit)
+
+    def _summaries(self, index: str, limit: int) -> list[dict[str, Any]]:
+        """The records an index names, newest first, without their outputs."""
+        job_ids = self.client.zrevrange(index, 0, max(limit, 1) - 1)
         if not job_ids:
             return []
+        names = [self.keys.job(reply_text(job_id)) for job_id in job_ids]
         pipe = self.client.pipeline(transaction=False)
-        for job_id in job_ids:
-            pipe.hget(self.keys.job(reply_text(job_id)), "record")
-        return [dict(json.loads(raw)) for raw in pipe.execute() if raw is not None]
-
-    def recent_jobs(self, limit: int, *, scan_limit: int) -> list[dict[str, Any]]:
-        # A scan of the namespace: records carry no index by time (yet).
-        keys = []
-        for key in self.client.scan_iter(match=self.keys.jobs_pattern, count=500):
-            keys.append(key)
-            if len(keys) >= scan_limit:
-                break
-        pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.hget(key, "record")
-        records = [dict(json.loads(raw)) for raw in pipe.execute() if raw is not None]
-        records.sort(key=lambda r: r.get("enqueued_at") or "", reverse=True)
-        return records[:limit]
+        for name in names:
+            pipe.hget(name, "summary")
+        summaries = pipe.execute()
+        # Records written before summaries existed: read whole (outputs and all).
+        older = [name for name, summary in zip(names, summaries, strict=True) if summary is None]
+        if older:
+            pipe = self.client.pipeline(transaction=False)
+            for name in older:
+                pipe.hget(name, "record")
+            whole = dict(zip(older, pipe.execute(), strict=True))
+            pairs = zip(names, summaries, strict=True)
+            summaries = [summary or whole[name] for name, summary in pairs]
+        return [{**json.loads(raw), "output": None} for raw in summaries if raw is not None]
 
     def _submission_keys(self, job_id: str, idempotency_key: str | None) -> list[str]:
         payload = self.keys.payload(job_id)
         claim = self.keys.idempotency(idempotency_key) if idempotency_key else payload
-        return [claim, self.keys.job(job_id), payload]
+        return [claim, self.keys.job(job_id), payload, self.keys.recent]
 
     def submit(
         self,
@@ -198,6 +205,7 @@ class RedisResultStore:
                 json.dumps({"operation": operation, "payload": payload}),
                 self.ttl_s,
                 "1" if idempotency_key else "0",
+                f"{time.time():.3f}",
             ],
         )
         return reply_text(owner)
@@ -290,7 +298,8 @@ class MemoryResultStore:
         failed.sort(key=lambda r: r["finished_at"] or "", reverse=True)
         return [json.loads(json.dumps(r)) for r in failed[:limit]]
 
-    def recent_jobs(self, limit: int, *, scan_limit: int) -> list[dict[str, Any]]:
-        records = list(self.records.values())[:scan_limit]
-        records.sort(key=lambda r: r.get("enqueued_at") or "", reverse=True)
-        return [json.loads(json.dumps(r)) for r in records[:limit]]
+    def recent_jobs(self, limit: int) -> list[dict[str, Any]]:
+        records = sorted(
+            self.records.values(), key=lambda r: r.get("enqueued_at") or "", reverse=True
+        )
+        return [{**json.loads(json.dumps(r)), "output": None} for r in records[:limit]]

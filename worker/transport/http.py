@@ -19,8 +19,9 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
 
-from worker.errors import TransportError
+from worker.errors import ConfigurationError, TransportError
 from worker.retries import CONNECT_RETRY
+from worker.transport.download import Download, fetch
 
 #: Connections kept per host: enough for every worker thread of a process.
 POOL_SIZE = 64
@@ -144,6 +145,12 @@ class HttpClient:
                 allow_redirects=False,
             )
             content = response.content
+        except requests.exceptions.InvalidHeader:
+            # Its message quotes the header value, which may be the key: never pass it on.
+            raise ConfigurationError(
+                f"a header of the request to {_host(url)} cannot be sent (a value with "
+                "spaces or characters HTTP does not allow); check the configuration's key"
+            ) from None
         except requests.ConnectTimeout:
             raise TransportError(
                 f"no connection to {_host(url)} within {timeout[0]:g} s", retryable=True
@@ -162,6 +169,19 @@ class HttpClient:
                 f"request to {_host(url)} failed: {_reason(exc)}", retryable=True
             ) from None
         return HttpResponse(response.status_code, response.headers, content)
+
+    def download(
+        self, url: str, *, endpoint: str, max_bytes: int, deadline_s: float, accept: str
+    ) -> Download:
+        """Fetch a URL an answer named, by the rules of ``transport.download``."""
+        return fetch(
+            url,
+            endpoint=endpoint,
+            max_bytes=max_bytes,
+            deadline_s=deadline_s,
+            connect_timeout_s=self.connect_timeout_s,
+            accept=accept,
+        )
 
     def close(self) -> None:
         if self._session is not None:

@@ -15,7 +15,6 @@ same recordings: nothing reaches the network.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import threading
 from collections.abc import Mapping
@@ -24,11 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
-from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from worker.errors import SettingsError, TransportError
+from worker.errors import ProviderError, SettingsError, TransportError
+from worker.transport.download import Download
 from worker.transport.http import HttpClient, HttpResponse
 
 #: Stands for "this recording answers any body" (a recording with no body).
@@ -122,14 +120,21 @@ class ReplayHttpClient(HttpClient):
         self.recordings = load_cassettes(directory)
         self._played: dict[int, int] = {}
         self._replay_lock = threading.Lock()
-        self._replay_session = requests.Session()
-        self._replay_session.mount("http://", _SessionAdapter(self))
-        self._replay_session.mount("https://", _SessionAdapter(self))
 
-    @property
-    def session(self) -> requests.Session:
-        """A session whose requests (image downloads) are answered from the recordings."""
-        return self._replay_session
+    def download(
+        self, url: str, *, endpoint: str, max_bytes: int, deadline_s: float, accept: str
+    ) -> Download:
+        """The recorded answer to a download (a generated image's URL); nothing is fetched."""
+        answer = self.request("GET", url, headers={"Accept": accept})
+        if answer.status_code != 200:
+            raise ProviderError(
+                f"downloading from {urlsplit(url).hostname} failed: HTTP {answer.status_code}",
+                status_code=answer.status_code,
+            )
+        if len(answer.content) > max_bytes:
+            raise ProviderError(f"the download is larger than {max_bytes} bytes")
+        content_type = (answer.headers.get("Content-Type") or "").split(";")[0].strip()
+        return Download(answer.content, content_type or None)
 
     def request(
         self,
@@ -162,35 +167,6 @@ class ReplayHttpClient(HttpClient):
             played = self._played.get(key, 0)
             self._played[key] = played + 1
         return candidates[min(played, len(candidates) - 1)].response
-
-
-class _SessionAdapter(BaseAdapter):
-    """Answers what is sent through ``ReplayHttpClient.session`` from its recordings."""
-
-    def __init__(self, client: ReplayHttpClient) -> None:
-        super().__init__()
-        self._client = client
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
-        body = request.body
-        sent = _json_or_marker(body)
-        answer = self._client.request(
-            str(request.method),
-            str(request.url),
-            headers=request.headers,
-            json_body=None if sent is ANY_BODY or sent is NOT_JSON else sent,
-            data=body if sent is NOT_JSON else None,
-        )
-        response = requests.Response()
-        response.status_code = answer.status_code
-        response.headers = CaseInsensitiveDict(answer.headers)
-        response.raw = io.BytesIO(answer.content)
-        response.url = str(request.url)
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        pass
 
 
 def _same_body(recorded: Any, sent: Any) -> bool:

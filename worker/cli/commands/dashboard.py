@@ -6,14 +6,19 @@ import argparse
 import sys
 from typing import Any
 
-from worker.cli.common import EXIT_OK, connect, load_settings
+from worker.cli.common import EXIT_INVALID, EXIT_OK, CommandError, connect, load_settings
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from worker.dashboard import serve
 
-    client = connect(load_settings())
-    server = serve(client, args.host, args.port)
+    settings = load_settings()
+    try:
+        server_args = {"allowed_hosts": args.allowed_host, "token": settings.dashboard_token}
+        client = connect(settings)
+        server = serve(client, args.host, args.port, **server_args)
+    except ValueError as exc:
+        raise CommandError(str(exc), code=EXIT_INVALID, error_type="validation") from None
     host, port = server.server_address[:2]
     sys.stderr.write(f"openai-worker: dashboard on http://{host}:{port}/\n")
     sys.stderr.flush()
@@ -31,4 +36,11 @@ def register(subparsers: Any) -> None:
     dashboard = subparsers.add_parser("dashboard", help="serve the web dashboard")
     dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     dashboard.add_argument("--port", type=int, default=8089)
+    dashboard.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the dashboard answers to, besides the bind address and localhost",
+    )
     dashboard.set_defaults(func=cmd_dashboard)
