@@ -22,6 +22,12 @@ def test_client_errors_are_not_retryable(status: int) -> None:
     assert not RetryPolicy().is_retryable_status(status)
 
 
+@pytest.mark.parametrize("status", [501, 505, 506, 508, 510, 511])
+def test_server_errors_that_say_never_are_not_retryable(status: int) -> None:
+    # 501 Not Implemented, 505 HTTP Version Not Supported…: waiting cannot change them.
+    assert not RetryPolicy().is_retryable_status(status)
+
+
 def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
     policy = RetryPolicy(backoff_base_s=1.0, backoff_max_s=10.0, rng=random.Random(7))
 

@@ -59,6 +59,9 @@ class RetryPolicy:
     #: A provider asking for a longer wait than this is still honoured, up to this bound.
     DEFAULT_RETRY_AFTER_MAX_S = 3600.0
     RETRYABLE_STATUSES = frozenset({408, 409, 429})
+    #: 5xx answers that say the server will never do this: not implemented, a protocol
+    #: or configuration it does not support, a loop, network authentication required.
+    PERMANENT_5XX = frozenset({501, 505, 506, 508, 510, 511})
     #: Deliveries lost with their worker that a job may have beyond its retry budget:
     #: a crash is not the job's fault, only one that keeps taking workers down is given up.
     INTERRUPTIONS_TOLERATED = 3
@@ -84,7 +87,9 @@ class RetryPolicy:
 
     @classmethod
     def is_retryable_status(cls, status_code: int) -> bool:
-        """429, 408, 409 and every 5xx may succeed later; other 4xx never will."""
+        """429, 408, 409 and 5xx may succeed later; other 4xx and permanent 5xx never will."""
+        if status_code in cls.PERMANENT_5XX:
+            return False
         return status_code in cls.RETRYABLE_STATUSES or 500 <= status_code <= 599
 
     @classmethod

@@ -360,3 +360,29 @@ def test_every_chat_operation_runs_the_tool_loop(
         {"role": "tool", "tool_call_id": "a", "content": "sunny"}
     ]
     assert record["usage"]["total_tokens"] == 36
+
+
+def test_tool_calls_cut_off_by_the_token_budget_are_not_run(run_job: Any, wire_server: Any) -> None:
+    # Given a model whose answer ran out of tokens in the middle of a call's arguments
+    harness = run_job(make_configuration("openai", wire_server.url))
+    calls: list[str] = []
+    harness.functions.register(
+        lambda city: calls.append(city), name="get_weather", parameters=WEATHER_PARAMETERS
+    )
+    cut_off = chat_completion(
+        None, finish_reason="length", tool_calls=[tool_call("call_1", "get_weather", '{"')]
+    )
+    wire_server.script(Reply(json=cut_off))
+
+    # When the job runs
+    record = harness.run(
+        "chat_completions_without_history", ask(functions=[{"name": "get_weather"}], max_tokens=5)
+    )
+
+    # Then no function ran, nothing more was sent, and the job says why
+    assert record["status"] == "failed"
+    assert record["error"]["type"] == "provider"
+    assert "cut off by its token budget" in record["error"]["message"]
+    assert record["error"]["details"] == {"finish_reason": "length", "calls": ["get_weather"]}
+    assert calls == []
+    assert len(wire_server.requests) == 1

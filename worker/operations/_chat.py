@@ -55,6 +55,15 @@ def first_message(response: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def first_finish_reason(response: dict[str, Any]) -> str | None:
+    """How the first choice ended (``stop``, ``length``, ``tool_calls``…), if it says."""
+    choices = response.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        reason = choices[0].get("finish_reason")
+        return reason if isinstance(reason, str) else None
+    return None
+
+
 def call_names(message: dict[str, Any]) -> list[str]:
     """The names of the functions an assistant message calls, in call order."""
     calls = message.get("tool_calls")

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from worker.errors import FunctionError, ValidationError
+from worker.errors import FunctionError, ProviderError, ValidationError
 from worker.functions import RegisteredFunction
 from worker.functions.calls import run_tool_calls
-from worker.operations._chat import CHAT_PATH, call_names, first_message
+from worker.operations._chat import CHAT_PATH, call_names, first_finish_reason, first_message
 from worker.operations.base import JobContext, add_usage
 
 _CHOICE_WORDS = ("auto", "none", "required")
@@ -89,6 +89,15 @@ def complete_with_tools(
             if usage is not None:
                 response["usage"] = usage
             return response
+        if first_finish_reason(response) == "length":
+            # The answer was cut off mid-call: its arguments are unfinished JSON, and
+            # running a function on them (or sending them back) can only go wrong.
+            raise ProviderError(
+                "the model's answer was cut off by its token budget (finish_reason "
+                f"'length') while calling {', '.join(names)}; the calls were not run. "
+                "Allow more tokens (max_tokens) for this job.",
+                details={"finish_reason": "length", "calls": names},
+            )
         if round_no == max_rounds:
             raise FunctionError(
                 f"the model was still calling functions after {max_rounds} rounds "
