@@ -136,12 +136,13 @@ class Settings:
                 f"got {broker_url.split(':', 1)[0]!r}"
             )
         metrics_port = (env.get("OPENAI_WORKER_METRICS_PORT") or "").strip()
+        timeout_s = _number(env, "OPENAI_WORKER_TIMEOUT_S", DEFAULT_TIMEOUT_S, minimum=0.001)
         metrics_dir = (env.get("OPENAI_WORKER_METRICS_DIR") or "").strip()
         return cls(
             redis_url=(env.get("REDIS_URL") or "").strip() or None,
             secret_keys=_split(env.get("OPENAI_WORKER_SECRET_KEY")),
             function_modules=_split(env.get("OPENAI_WORKER_FUNCTION_MODULES")),
-            timeout_s=_number(env, "OPENAI_WORKER_TIMEOUT_S", DEFAULT_TIMEOUT_S, minimum=0.001),
+            timeout_s=timeout_s,
             connect_timeout_s=_number(
                 env, "OPENAI_WORKER_CONNECT_TIMEOUT_S", DEFAULT_CONNECT_TIMEOUT_S, minimum=0.001
             ),
@@ -192,20 +193,24 @@ class Settings:
             max_queue_wait_s=_number(
                 env, "OPENAI_WORKER_MAX_QUEUE_WAIT_S", DEFAULT_MAX_QUEUE_WAIT_S, minimum=0
             ),
-            operation_timeouts_s=_operation_timeouts(env),
+            operation_timeouts_s=_operation_timeouts(
+                env, timeout_s if (env.get("OPENAI_WORKER_TIMEOUT_S") or "").strip() else None
+            ),
             download_timeout_s=_number(
                 env, "OPENAI_WORKER_DOWNLOAD_TIMEOUT_S", DEFAULT_DOWNLOAD_TIMEOUT_S, minimum=0.1
             ),
         )
 
 
-def _operation_timeouts(env: Mapping[str, str]) -> dict[str, float]:
-    """``OPENAI_WORKER_{KIND}_TIMEOUT_S``; unset, ``OPENAI_WORKER_TIMEOUT_S`` if that is
-    set, else the kind's default."""
-    general = (env.get("OPENAI_WORKER_TIMEOUT_S") or "").strip()
-    timeouts = {}
-    for kind, default in DEFAULT_OPERATION_TIMEOUTS_S.items():
-        name = f"OPENAI_WORKER_{kind.upper()}_TIMEOUT_S"
-        fallback = float(general) if general and not (env.get(name) or "").strip() else default
-        timeouts[kind] = _number(env, name, fallback, minimum=0.001)
-    return timeouts
+def _operation_timeouts(env: Mapping[str, str], general: float | None) -> dict[str, float]:
+    """``OPENAI_WORKER_{KIND}_TIMEOUT_S``; unset, ``general`` (``OPENAI_WORKER_TIMEOUT_S``
+    when it was set), else the kind's default."""
+    return {
+        kind: _number(
+            env,
+            f"OPENAI_WORKER_{kind.upper()}_TIMEOUT_S",
+            default if general is None else general,
+            minimum=0.001,
+        )
+        for kind, default in DEFAULT_OPERATION_TIMEOUTS_S.items()
+    }

@@ -130,7 +130,9 @@ def host_name(host: str) -> str:
 
 def bearer(environ: dict[str, Any]) -> str | None:
     scheme, _, value = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
 
 
 def cookie(environ: dict[str, Any], name: str) -> str | None:

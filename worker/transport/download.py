@@ -69,9 +69,8 @@ def fetch(
             "address; not downloaded"
         )
     pinned = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
-    connection = pinned(host, address, port, connect_timeout_s)
+    connection = pinned(host, address, port, connect_timeout_s, time.monotonic() + deadline_s)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    connection.deadline = time.monotonic() + deadline_s
     try:
         connection.request("GET", target, headers={"Host": parts.netloc, "Accept": accept})
         response = connection.getresponse()
@@ -181,10 +180,10 @@ class _DeadlineSocket:
 class _PinnedHTTP(http.client.HTTPConnection):
     """A connection to the checked address, whatever the host name resolves to later."""
 
-    def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
+    def __init__(self, host: str, address: str, port: int, timeout: float, deadline: float) -> None:
         super().__init__(host, port, timeout=timeout)
-        self.address = address
-        self.deadline = time.monotonic() + timeout
+        #: When the whole download must be done (``time.monotonic``).
+        self.address, self.deadline = address, deadline
 
     def connect(self) -> None:
         self.sock = _DeadlineSocket(self._open(), self)
@@ -196,8 +195,8 @@ class _PinnedHTTP(http.client.HTTPConnection):
 class _PinnedHTTPS(_PinnedHTTP):
     """TLS to the checked address, the certificate checked for the URL's host name."""
 
-    def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
-        super().__init__(host, address, port, timeout)
+    def __init__(self, host: str, address: str, port: int, timeout: float, deadline: float) -> None:
+        super().__init__(host, address, port, timeout, deadline)
         self.context = ssl.create_default_context()
 
     def _open(self) -> socket.socket:
