@@ -101,6 +101,25 @@ def _openai_chat(content: str, *, created: int) -> dict[str, Any]:
     }
 
 
+def _reasoning_chat(content: str, *, created: int) -> dict[str, Any]:
+    """A reasoning model's answer: its usage counts the hidden reasoning tokens."""
+    body = _openai_chat(content, created=created)
+    body["model"] = "gpt-5-mini-2025-08-07"
+    body["usage"] = {
+        "prompt_tokens": 31,
+        "completion_tokens": 204,
+        "total_tokens": 235,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 192,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+    return body
+
+
 def _azure_chat(content: str, *, created: int) -> dict[str, Any]:
     body = _openai_chat(content, created=created)
     body["prompt_filter_results"] = _PROMPT_FILTER
@@ -120,6 +139,8 @@ _SUMMARY = (
     "orbited in the command module."
 )
 _VISION = "The image shows a set of colourful dice on a transparent background."
+_CITY = '{"name":"Paris","country":"France","population":2102650}'
+_BONJOUR = "Bonjour !"
 
 #: Hand-written answers by name (``ContractCase.handmade``).
 RESPONSES: dict[str, Handmade] = {
@@ -129,6 +150,8 @@ RESPONSES: dict[str, Handmade] = {
     "openai_chat_summary": Handmade(200, _openai_chat(_SUMMARY, created=1732000005)),
     "openai_chat_json": Handmade(200, _openai_chat(_JSON, created=1732000002)),
     "openai_chat_vision": Handmade(200, _openai_chat(_VISION, created=1732000003)),
+    "openai_chat_city": Handmade(200, _reasoning_chat(_CITY, created=1732000006)),
+    "openai_chat_bonjour": Handmade(200, _reasoning_chat(_BONJOUR, created=1732000007)),
     "openai_error_401_invalid_key": Handmade(
         401,
         _openai_error(
@@ -170,6 +193,8 @@ RESPONSES: dict[str, Handmade] = {
     "azure_chat_summary": Handmade(200, _azure_chat(_SUMMARY, created=1732000015)),
     "azure_chat_json": Handmade(200, _azure_chat(_JSON, created=1732000012)),
     "azure_chat_vision": Handmade(200, _azure_chat(_VISION, created=1732000013)),
+    "azure_chat_city": Handmade(200, _azure_chat(_CITY, created=1732000016)),
+    "azure_chat_bonjour": Handmade(200, _azure_chat(_BONJOUR, created=1732000017)),
     "azure_error_401_invalid_key": Handmade(
         401,
         {

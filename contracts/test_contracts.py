@@ -104,6 +104,16 @@ def test_the_worker_sends_exactly_the_recorded_requests(case: ContractCase) -> N
         assert not {name.lower() for name in download.headers} & set(SECRET_HEADERS)
 
 
+def summed(usages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Token counts added up over answers, nested details (reasoning tokens…) included."""
+    return {
+        key: summed([usage[key] for usage in usages])
+        if isinstance(usages[0][key], dict)
+        else sum(usage[key] for usage in usages)
+        for key in usages[0]
+    }
+
+
 def body_of(recorded: Any) -> Any:
     return json.loads(recorded.body) if recorded.body else None
 
@@ -119,8 +129,7 @@ def test_the_job_result_is_what_the_recorded_answer_says(case: ContractCase) -> 
         assert dict(record["output"]) == expected.output(answers(cassette))
         usages = [a.json["usage"] for a in answers(cassette) if a.is_json and "usage" in a.json]
         if expected.usage:
-            summed = {key: sum(usage[key] for usage in usages) for key in usages[0]}
-            assert record["usage"] == summed
+            assert record["usage"] == summed(usages)
         else:
             assert record["usage"] is None
     if expected.error is not None:

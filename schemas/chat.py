@@ -16,6 +16,7 @@ from schemas.common import (
     WireObject,
     text,
 )
+from schemas.structured import ResponseFormatField, check_json_schema, check_response_format
 
 #: The Chat Completions API takes at most this many tools in one request.
 MAX_FUNCTIONS = 128
@@ -24,7 +25,10 @@ _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: Most messages one conversation may hold, and most prompts one multiple-prompt job.
 MAX_MESSAGES = 10_000
 MAX_PROMPTS = 100
-ROLES = ("system", "user", "assistant", "tool")
+ROLES = ("developer", "system", "user", "assistant", "tool")
+#: ``reasoning_effort`` and ``verbosity`` as the OpenAI spec lists them.
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+VERBOSITIES = ("low", "medium", "high")
 
 
 class ImageSchema(Schema):
@@ -50,6 +54,8 @@ class FunctionRefSchema(Schema):
 
     name = fields.Str(required=True, validate=validate.Regexp(_FUNCTION_NAME))
     description = fields.Str(validate=validate.Length(max=4096))
+    #: Ask the model to follow the parameters schema exactly (Structured Outputs).
+    strict = StrictBoolean()
 
 
 def functions_field() -> fields.List[Any]:
@@ -67,9 +73,13 @@ class ChatOptionsSchema(PayloadSchema):
     """Options every simple chat operation shares."""
 
     model = text(max_chars=200)
-    response_format = fields.Str(validate=validate.OneOf(["text", "json_object"]))
+    response_format = ResponseFormatField()
     temperature = StrictFloat(validate=validate.Range(min=0, max=2))
+    top_p = StrictFloat(validate=validate.Range(min=0, max=1))
+    #: Sent as ``max_completion_tokens`` or ``max_tokens``, as the configuration's API takes.
     max_tokens = StrictInteger(validate=validate.Range(min=1, max=1_000_000))
+    reasoning_effort = fields.Str(validate=validate.OneOf(REASONING_EFFORTS))
+    verbosity = fields.Str(validate=validate.OneOf(VERBOSITIES))
     functions = functions_field()
     tool_choice = tool_choice_field()
 
@@ -87,7 +97,7 @@ class ChatOptionsSchema(PayloadSchema):
     @validates_schema
     def _json_mode_mentions_json(self, data: dict[str, Any], **kwargs: Any) -> None:
         # The API refuses json_object unless a message mentions JSON; say so before calling.
-        if data.get("response_format") != "json_object":
+        if (data.get("response_format") or {}).get("type") != "json_object":
             return
         for texts in self.conversation_texts(data):
             if not any("json" in str(t).lower() for t in texts):
@@ -265,11 +275,8 @@ def _check_tools(tools: list[Any]) -> None:
                 str(function.get("name") or "")
             ):
                 raise ValidationError(f"tool {index} needs a function with a valid name")
-
-
-def _check_response_format(value: dict[str, Any]) -> None:
-    if not isinstance(value.get("type"), str):
-        raise ValidationError('must be an object with a "type" such as "json_object"')
+            if "parameters" in function:
+                check_json_schema(function["parameters"], f"tool {index}'s parameters")
 
 
 def _penalty() -> StrictFloat:
@@ -299,7 +306,9 @@ class ChatCompletionRequestSchema(Schema):
     n = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=128))
     stop = StopField(allow_none=True)
     seed = StrictInteger(allow_none=True)
-    response_format = fields.Dict(validate=_check_response_format)
+    response_format = fields.Dict(validate=check_response_format)
+    reasoning_effort = fields.Str(allow_none=True, validate=validate.OneOf(REASONING_EFFORTS))
+    verbosity = fields.Str(allow_none=True, validate=validate.OneOf(VERBOSITIES))
     temperature = StrictFloat(allow_none=True, validate=validate.Range(min=0, max=2))
     top_p = StrictFloat(allow_none=True, validate=validate.Range(min=0, max=1))
     tools = fields.List(fields.Dict(), validate=[validate.Length(max=MAX_FUNCTIONS), _check_tools])

@@ -66,7 +66,8 @@ def _field(field: fields.Field[Any]) -> dict[str, Any]:
     elif isinstance(field, fields.String):
         out = {"type": "string"}
     else:
-        out = {}
+        # A custom field may describe itself; any other is exported as "any value".
+        out = dict(getattr(field, "json_schema", {}))
     for validator in _validators(field):
         _apply(out, validator)
     default = field.load_default

@@ -178,14 +178,20 @@ def make_configuration(variant: str, base_url: str, name: str = "test") -> Confi
             api_key=OPENAI_KEY,
             organization="org-test",
         )
-    key_type = "bearer_token" if variant == "azure_bearer" else "api_key"
+    if variant == "openai_compatible":
+        return Configuration(
+            name=name, api_type="openai_compatible", endpoint=f"{base_url}/v1", api_key=OPENAI_KEY
+        )
+    # azure_api_key, azure_bearer (2024-10-21), azure_v1, azure_v1_bearer, or azure@VERSION
+    version = variant.partition("@")[2] or ("v1" if "v1" in variant else "2024-10-21")
+    key_type = "bearer_token" if variant.endswith("bearer") else "api_key"
     return Configuration(
         name=name,
         api_type="azure_openai",
         endpoint=f"{base_url}/openai/deployments/",
         api_key=ENTRA_TOKEN if key_type == "bearer_token" else AZURE_KEY,
         deployment_name="my-deployment",
-        api_version="2024-10-21",
+        api_version=version,
         key_type=key_type,
     )
 

@@ -206,3 +206,46 @@ def test_rotating_the_secret_key_re_encrypts_every_stored_key(
     only_new = Client(Settings(namespace=namespace, secret_keys=(new_key,)), url=redis_url)
     assert only_new.configurations().load("main").api_key == OPENAI_KEY
     only_new.close()
+
+
+def test_azure_v1_and_openai_compatible_configurations_are_saved_and_listed(cli: Any) -> None:
+    v1 = cli(
+        "configure",
+        "azure-v1",
+        "--api-type",
+        "azure_openai",
+        "--endpoint",
+        "https://res.openai.azure.com",
+        "--deployment-name",
+        "gpt-5-mini",
+        "--api-version",
+        "v1",
+        stdin="azure-key-0123456789\n",
+    )
+    local = cli(
+        "configure",
+        "llama",
+        "--api-type",
+        "openai_compatible",
+        "--endpoint",
+        "http://127.0.0.1:8080/v1",
+        stdin="none-needed\n",
+    )
+    refused = cli(
+        "configure",
+        "bad",
+        "--api-type",
+        "openai_compatible",
+        "--endpoint",
+        "http://127.0.0.1:8080/v1",
+        "--organization",
+        "org-1",
+        stdin="none-needed\n",
+    )
+
+    assert (v1[0], local[0]) == (0, 0)
+    listed = {c["name"]: c for c in cli("configurations")[1]}
+    assert listed["azure-v1"]["api_version"] == "v1"
+    assert listed["llama"]["api_type"] == "openai_compatible"
+    assert refused[0] == 2
+    assert "organization applies to openai only" in refused[1]["error"]["message"]

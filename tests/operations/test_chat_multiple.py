@@ -147,6 +147,7 @@ def test_when_every_prompt_failed_retryably_the_whole_job_is_retried(
 def test_json_mode_needs_json_in_every_prompt_or_the_system_prompt(
     run_job: Any, wire_server: Any
 ) -> None:
+    wire_server.script(*[Reply(json=chat_completion('{"n": 1}'))] * 2)
     harness = run_job(make_configuration("openai", wire_server.url))
 
     refused = harness.run(
@@ -159,6 +160,7 @@ def test_json_mode_needs_json_in_every_prompt_or_the_system_prompt(
 
     assert refused["error"]["type"] == "validation"
     assert accepted["success"] is True
+    assert [r["assistant_response_json"] for r in accepted["output"]["responses"]] == [{"n": 1}] * 2
     assert wire_server.last.json["response_format"] == {"type": "json_object"}
 
 

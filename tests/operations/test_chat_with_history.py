@@ -53,6 +53,7 @@ def test_every_role_is_sent_in_order(run_job: Any, provider_config: Any, wire_se
 
 
 def test_options_and_json_mode_are_sent(run_job: Any, wire_server: Any) -> None:
+    wire_server.script(Reply(json=chat_completion("{}")))
     harness = run_job(make_configuration("openai", wire_server.url))
 
     harness.run(
@@ -68,7 +69,7 @@ def test_options_and_json_mode_are_sent(run_job: Any, wire_server: Any) -> None:
     body = wire_server.last.json
     assert body["response_format"] == {"type": "json_object"}
     assert body["temperature"] == 0
-    assert body["max_tokens"] == 5
+    assert body["max_completion_tokens"] == 5
     assert body["model"] == "gpt-4o-mini"
 
 

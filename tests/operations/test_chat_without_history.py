@@ -37,7 +37,9 @@ def test_a_prompt_is_answered_with_the_assistant_text(
         {"role": "user", "content": "Say hello"},
     ]
     assert body["temperature"] == 0.5
-    assert body["max_tokens"] == 50
+    # OpenAI and Azure 2024-10-21 take the answer's budget as max_completion_tokens
+    assert body["max_completion_tokens"] == 50
+    assert "max_tokens" not in body
 
 
 def test_openai_requests_carry_the_model_and_a_bearer_key(run_job: Any, wire_server: Any) -> None:
@@ -93,6 +95,7 @@ def test_json_mode_asks_for_a_json_object(
 
     assert wire_server.last.json["response_format"] == {"type": "json_object"}
     assert record["output"]["assistant_response_text"] == '{"answer": 42}'
+    assert record["output"]["assistant_response_json"] == {"answer": 42}
 
 
 def test_a_cut_off_answer_shows_its_finish_reason(run_job: Any, wire_server: Any) -> None:

@@ -26,7 +26,7 @@ def test_a_text_is_summarized_by_the_default_instruction(
         {"role": "system", "content": SUMMARY_INSTRUCTIONS},
         {"role": "user", "content": "A long text."},
     ]
-    assert body["max_tokens"] == 80
+    assert body["max_completion_tokens"] == 80
 
 
 def test_instructions_replace_the_default_and_a_cut_off_summary_says_so(

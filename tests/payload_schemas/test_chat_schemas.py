@@ -12,6 +12,19 @@ from marshmallow import ValidationError
 from schemas import ChatCompletionsWithoutHistorySchema, ConfigurationTestSchema, to_json_schema
 
 VALID = {"configuration": "main", "user_prompt": "Hello"}
+STRUCTURED = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "city",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
+            "required": ["name", "population"],
+            "additionalProperties": False,
+        },
+    },
+}
 
 
 def errors_of(payload: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +76,7 @@ def test_json_mode_must_mention_json_because_the_api_requires_it() -> None:
     accepted = ChatCompletionsWithoutHistorySchema().load(
         {**VALID, "response_format": "json_object", "system_prompt": "Reply in JSON."}
     )
-    assert accepted["response_format"] == "json_object"
+    assert accepted["response_format"] == {"type": "json_object"}
 
 
 def test_images_may_be_https_or_data_urls_and_default_to_auto_detail() -> None:
@@ -103,4 +116,73 @@ def test_the_exported_json_schema_agrees_with_marshmallow() -> None:
     assert not validator.is_valid({**VALID, "temperature": 3})
     assert not validator.is_valid({**VALID, "surprise": 1})
     assert not validator.is_valid({"configuration": "main"})
-    assert document["properties"]["response_format"]["enum"] == ["text", "json_object"]
+    assert validator.is_valid({**VALID, "response_format": "text"})
+    assert validator.is_valid({**VALID, "response_format": STRUCTURED})
+    assert not validator.is_valid({**VALID, "response_format": "json_schema"})
+    assert not validator.is_valid({**VALID, "response_format": {"type": "json_schema", "x": 1}})
+
+
+def test_a_json_schema_format_and_the_reasoning_options_are_accepted_as_given() -> None:
+    loaded = ChatCompletionsWithoutHistorySchema().load(
+        {
+            **VALID,
+            "response_format": STRUCTURED,
+            "reasoning_effort": "minimal",
+            "verbosity": "low",
+            "top_p": 0.9,
+            "functions": [{"name": "lookup", "strict": True}],
+        }
+    )
+
+    assert loaded["response_format"] == STRUCTURED
+    assert (loaded["reasoning_effort"], loaded["verbosity"], loaded["top_p"]) == (
+        "minimal",
+        "low",
+        0.9,
+    )
+    assert loaded["functions"] == [{"name": "lookup", "strict": True}]
+
+
+@pytest.mark.parametrize(
+    ("response_format", "says"),
+    [
+        ({"type": "json_schema"}, "json_schema"),
+        ({"type": "json_schema", "json_schema": {"schema": {"type": "object"}}}, "name"),
+        ({"type": "json_schema", "json_schema": {"name": "a b"}}, "name"),
+        (
+            {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "objekt"}}},
+            "not a valid JSON Schema",
+        ),
+        (
+            {"type": "json_schema", "json_schema": {"name": "a", "schema": {"required": "x"}}},
+            "not a valid JSON Schema",
+        ),
+        ({"type": "json_schema", "json_schema": {"name": "a", "schema": []}}, "JSON Schema object"),
+        ({"type": "json_schema", "json_schema": {"name": "a", "strict": "yes"}}, "strict"),
+        (
+            {"type": "json_schema", "json_schema": {"name": "a", "shema": {}}},
+            "unknown fields: shema",
+        ),
+        ({"type": "xml"}, "json_schema"),
+        ("json_schema", "json_schema"),
+    ],
+)
+def test_a_bad_structured_format_is_refused_saying_what_is_wrong(
+    response_format: Any, says: str
+) -> None:
+    problems = errors_of({**VALID, "response_format": response_format, "system_prompt": "JSON"})
+
+    assert says in json.dumps(problems["response_format"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"reasoning_effort": "extreme"}, "reasoning_effort"),
+        ({"verbosity": "loud"}, "verbosity"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"functions": [{"name": "lookup", "strict": "true"}]}, "functions"),
+    ],
+)
+def test_reasoning_options_outside_the_spec_are_refused(extra: dict[str, Any], field: str) -> None:
+    assert field in errors_of({**VALID, **extra})

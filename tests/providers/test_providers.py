@@ -108,7 +108,8 @@ def test_azure_escapes_the_deployment_name_in_the_path() -> None:
     [
         ({"deployment_name": ""}, "deployment_name is required"),
         ({"api_version": ""}, "api_version is required"),
-        ({"api_version": "v1"}, "yyyy-mm-dd"),
+        ({"api_version": "v2"}, "yyyy-mm-dd"),
+        ({"api_version": "2024-10-21-beta"}, "yyyy-mm-dd"),
         ({"key_type": "password"}, "key_type must be one of"),
         ({"organization": "org"}, "organization applies to openai only"),
         ({"deployment_name": "a/b"}, "must not contain"),

@@ -13,9 +13,12 @@ from urllib.parse import urlsplit
 
 from worker.errors import ConfigurationError
 
-API_TYPES = ("openai", "azure_openai")
+API_TYPES = ("openai", "azure_openai", "openai_compatible")
 KEY_TYPES = ("api_key", "bearer_token")
-_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+#: Azure's dated API versions, and ``v1`` / ``preview`` for its v1 API (``/openai/v1/``).
+_API_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2}(-preview)?|v1|preview)$")
+#: The Azure API versions served under ``{resource}/openai/v1/``.
+V1_API_VERSIONS = ("v1", "preview")
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 _HEADER_VALUE = re.compile(r"^[\x21-\x7e]{1,8192}$")
 
@@ -45,6 +48,11 @@ class Configuration:
     def is_azure(self) -> bool:
         return self.api_type == "azure_openai"
 
+    @property
+    def is_azure_v1(self) -> bool:
+        """Azure's v1 API: one path for every deployment, the deployment named in the body."""
+        return self.is_azure and self.api_version in V1_API_VERSIONS
+
     def problems(self) -> list[str]:
         """Every reason this configuration cannot be used, as readable sentences."""
         found: list[str] = []
@@ -65,7 +73,7 @@ class Configuration:
             if not self.api_version:
                 found.append("api_version is required for azure_openai")
             elif not _API_VERSION.match(self.api_version):
-                found.append("api_version must look like yyyy-mm-dd or yyyy-mm-dd-preview")
+                found.append("api_version must be v1, preview, yyyy-mm-dd or yyyy-mm-dd-preview")
             if self.key_type is not None and self.key_type not in KEY_TYPES:
                 found.append(f"key_type must be one of {', '.join(KEY_TYPES)}")
             if self.organization:
@@ -76,10 +84,12 @@ class Configuration:
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
                 found.append(f"{name} must be a whole number of at least 1")
-        if self.api_type == "openai":
+        if self.api_type in ("openai", "openai_compatible"):
             for name in ("deployment_name", "api_version", "key_type"):
                 if getattr(self, name):
                     found.append(f"{name} applies to azure_openai only")
+        if self.api_type == "openai_compatible" and self.organization:
+            found.append("organization applies to openai only")
         return found
 
     def public_dict(self) -> dict[str, Any]:

@@ -28,23 +28,34 @@ class RegisteredFunction:
     description: str | None
     parameters: dict[str, Any] | None
     func: Callable[..., Any]
+    #: Whether the model is asked to follow ``parameters`` exactly (Structured Outputs).
+    strict: bool = False
 
     @property
     def takes_raw_arguments(self) -> bool:
         """Without a parameters schema the function gets the raw argument string."""
         return self.parameters is None
 
-    def tool(self, description: str | None = None) -> dict[str, Any]:
-        """The Chat Completions ``tools`` entry for this function."""
+    def tool(self, description: str | None = None, strict: bool | None = None) -> dict[str, Any]:
+        """The Chat Completions ``tools`` entry; a payload may override description and strict."""
         spec: dict[str, Any] = {"name": self.name}
         text = description or self.description
         if text:
             spec["description"] = text
-        spec["parameters"] = self.parameters or {
-            "type": "object",
-            "properties": {"arguments": {"type": "string"}},
-        }
+        strict = self.strict if strict is None else strict
+        spec["parameters"] = self.parameters or _raw_arguments(strict)
+        if strict:
+            spec["strict"] = True
         return {"type": "function", "function": spec}
+
+
+def _raw_arguments(strict: bool) -> dict[str, Any]:
+    """The parameters of a function without a schema: one string, its raw arguments."""
+    schema: dict[str, Any] = {"type": "object", "properties": {"arguments": {"type": "string"}}}
+    if strict:
+        # Strict mode requires every property listed and nothing else allowed.
+        schema.update(required=["arguments"], additionalProperties=False)
+    return schema
 
 
 class FunctionRegistry:
@@ -61,6 +72,7 @@ class FunctionRegistry:
         name: str | None = None,
         description: str | None = None,
         parameters: dict[str, Any] | None = None,
+        strict: bool = False,
     ) -> RegisteredFunction:
         fname = name or func.__name__
         if not _NAME.match(fname):
@@ -68,7 +80,7 @@ class FunctionRegistry:
         if parameters is not None and not isinstance(parameters, dict):
             raise TypeError("parameters must be a JSON Schema object (a dict)")
         entry = RegisteredFunction(
-            fname, description or inspect.getdoc(func) or None, parameters, func
+            fname, description or inspect.getdoc(func) or None, parameters, func, strict
         )
         with self._lock:
             existing = self._functions.get(fname)
@@ -98,11 +110,14 @@ def function(
     name: str | None = None,
     description: str | None = None,
     parameters: dict[str, Any] | None = None,
+    strict: bool = False,
 ) -> Any:
     """Register a function the model may call; usable bare or with arguments."""
 
     def decorate(f: F) -> F:
-        registry.register(f, name=name, description=description, parameters=parameters)
+        registry.register(
+            f, name=name, description=description, parameters=parameters, strict=strict
+        )
         return f
 
     return decorate(func) if func is not None else decorate

@@ -6,11 +6,17 @@ and putting the two together for the simple chat operations is ``_simple_chat``'
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from worker.errors import ProviderError
+from worker.providers import Provider
 
 CHAT_PATH = "chat/completions"
+#: ``response_format`` types whose answer is JSON, read into ``assistant_response_json``.
+JSON_FORMATS = ("json_object", "json_schema")
+#: The simple operations' options sent as they are, when given.
+_PASSED_OPTIONS = ("temperature", "top_p", "reasoning_effort", "verbosity", "response_format")
 
 
 def user_content(text: str, images: list[dict[str, Any]] | None) -> Any:
@@ -25,16 +31,22 @@ def user_content(text: str, images: list[dict[str, Any]] | None) -> Any:
     return parts
 
 
-def request_options(payload: dict[str, Any]) -> dict[str, Any]:
-    """The wire fields of the simple chat operations' shared options."""
-    body: dict[str, Any] = {}
-    if "temperature" in payload:
-        body["temperature"] = payload["temperature"]
+def request_options(payload: dict[str, Any], provider: Provider) -> dict[str, Any]:
+    """The wire fields of the simple chat operations' shared options, only those given.
+
+    ``max_tokens`` goes out under the name the configuration's API takes: reasoning
+    models refuse ``max_tokens``, older Azure versions and most compatible servers
+    know only it.
+    """
+    body = {key: payload[key] for key in _PASSED_OPTIONS if key in payload}
     if "max_tokens" in payload:
-        body["max_tokens"] = payload["max_tokens"]
-    if payload.get("response_format"):
-        body["response_format"] = {"type": payload["response_format"]}
+        body[provider.answer_limit_field] = payload["max_tokens"]
     return body
+
+
+def role_for(role: str, provider: Provider) -> str:
+    """``developer`` where the API knows it, else ``system`` (what it replaces)."""
+    return "system" if role == "developer" and not provider.developer_role else role
 
 
 def first_choice(response: dict[str, Any]) -> dict[str, Any]:
@@ -75,14 +87,45 @@ def _call_name(call: Any) -> str:
     return str(spec.get("name")) if isinstance(spec, dict) else "?"
 
 
-def answer_output(response: dict[str, Any]) -> dict[str, Any]:
-    """``assistant_response_text`` and how the answer ended, for the simple operations."""
+def answer_output(response: dict[str, Any], response_format: Any = None) -> dict[str, Any]:
+    """``assistant_response_text`` and how the answer ended, for the simple operations.
+
+    With a JSON ``response_format`` the text is parsed into ``assistant_response_json``
+    (``None`` when the model refused, which ``refusal`` says). Text that does not parse
+    (an answer cut off by the token budget) is a provider error that keeps the text.
+    """
     choice = first_choice(response)
     message = choice.get("message") or {}
+    content = message.get("content")
     output: dict[str, Any] = {
-        "assistant_response_text": message.get("content"),
+        "assistant_response_text": content,
         "finish_reason": choice.get("finish_reason"),
     }
     if message.get("refusal"):
         output["refusal"] = message["refusal"]
+    if isinstance(response_format, dict) and response_format.get("type") in JSON_FORMATS:
+        output["assistant_response_json"] = _parsed(content, output)
     return output
+
+
+def _parsed(content: Any, output: dict[str, Any]) -> Any:
+    if content is None and output.get("refusal"):
+        return None
+    try:
+        return json.loads(content) if isinstance(content, str) else _not_json(output)
+    except ValueError:
+        return _not_json(output)
+
+
+def _not_json(output: dict[str, Any]) -> Any:
+    reason = output["finish_reason"]
+    why = (
+        "it was cut off by the token budget (finish_reason 'length'); allow more tokens"
+        if reason == "length"
+        else f"finish_reason {reason!r}"
+    )
+    raise ProviderError(
+        f"the model's answer is not the JSON the response_format asks for: {why}",
+        retryable=False,
+        details=output,
+    )

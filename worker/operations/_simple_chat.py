@@ -25,7 +25,7 @@ def chat_body(
     """The request body of a simple chat operation, and the functions it offers."""
     functions = offered_functions(ctx, payload.get("functions"))
     body = {**ctx.model_fields(payload.get("model")), "messages": messages}
-    body.update(request_options(payload))
+    body.update(request_options(payload, ctx.client.provider))
     if functions:
         body["tools"] = tools_for(functions, payload.get("functions"))
     if payload.get("tool_choice") and functions:
@@ -37,4 +37,4 @@ def run_chat(ctx: JobContext, messages: list[dict[str, Any]], payload: dict[str,
     """Send one conversation, run any tool calls, return the simple operations' output."""
     body, functions = chat_body(ctx, messages, payload)
     response = complete_with_tools(ctx, body, functions)
-    return Outcome(answer_output(response), response.get("usage"))
+    return Outcome(answer_output(response, payload.get("response_format")), response.get("usage"))

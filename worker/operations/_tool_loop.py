@@ -44,9 +44,12 @@ def offered_functions(
 def tools_for(
     functions: dict[str, RegisteredFunction], refs: Sequence[dict[str, Any]] | None
 ) -> list[dict[str, Any]]:
-    """The ``tools`` entries, with a payload's description overriding the registered one."""
-    described = {ref["name"]: ref.get("description") for ref in refs or ()}
-    return [entry.tool(described.get(name)) for name, entry in functions.items()]
+    """The ``tools`` entries; a payload's description and strict override the registered ones."""
+    chosen = {ref["name"]: ref for ref in refs or ()}
+    return [
+        entry.tool(chosen.get(name, {}).get("description"), chosen.get(name, {}).get("strict"))
+        for name, entry in functions.items()
+    ]
 
 
 def wire_tool_choice(choice: str | None) -> Any:

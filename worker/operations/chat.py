@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from worker.catalog import CATALOG
-from worker.operations._chat import user_content
+from worker.operations._chat import role_for, user_content
 from worker.operations._simple_chat import run_chat
 from worker.operations.base import JobContext, Operation, Outcome
+from worker.providers import Provider
 
 
 def chat_completions_without_history(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
@@ -28,12 +29,13 @@ def chat_completions_without_history(ctx: JobContext, payload: dict[str, Any]) -
 
 def chat_completions_with_history(ctx: JobContext, payload: dict[str, Any]) -> Outcome:
     """A conversation so far, in order; the model answers its last message."""
-    return run_chat(ctx, [wire_message(m) for m in payload["messages"]], payload)
+    provider = ctx.client.provider
+    return run_chat(ctx, [wire_message(m, provider) for m in payload["messages"]], payload)
 
 
-def wire_message(message: dict[str, Any]) -> dict[str, Any]:
-    """A payload message in the Chat Completions wire format."""
-    wire: dict[str, Any] = {"role": message["role"]}
+def wire_message(message: dict[str, Any], provider: Provider) -> dict[str, Any]:
+    """A payload message in the Chat Completions wire format this provider takes."""
+    wire: dict[str, Any] = {"role": role_for(message["role"], provider)}
     if message["role"] == "user":
         wire["content"] = user_content(message["content"], message.get("images"))
     else:

@@ -1,8 +1,11 @@
-"""The Azure OpenAI wire layout.
+"""The Azure OpenAI wire layouts: per-deployment paths with dated versions, and v1.
 
-``{resource}/openai/deployments/{deployment}/{path}?api-version={version}``, with the
-key as ``api-key`` or a Microsoft Entra token as ``Authorization: Bearer``. The
-deployment decides the model, so ``model`` is not sent.
+Dated API versions: ``{resource}/openai/deployments/{deployment}/{path}?api-version=…``;
+the deployment decides the model, so ``model`` is not sent. The v1 API
+(``--api-version v1``): ``{resource}/openai/v1/{path}`` for every deployment, named as
+``model`` in the body, with no ``api-version`` query (``preview`` sends
+``api-version=preview``, for the preview features). Both take the key as ``api-key`` or
+a Microsoft Entra token as ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
@@ -12,9 +15,15 @@ from typing import Any
 from urllib.parse import quote
 
 from worker.configurations import Configuration
+from worker.errors import ConfigurationError
 
-# The connector's form ends in /openai/deployments/; a bare /openai is seen too.
-_RESOURCE_SUFFIX = re.compile(r"(/openai(/deployments)?)?/*$")
+# The connector's form ends in /openai/deployments/; a bare /openai or /openai/v1 is seen too.
+_RESOURCE_SUFFIX = re.compile(r"(/openai(/deployments|/v1)?)?/*$")
+#: The first dated versions that take ``max_completion_tokens`` and the ``developer`` role.
+_COMPLETION_TOKENS_SINCE = "2024-09-01"
+_DEVELOPER_ROLE_SINCE = "2024-12-01"
+#: Paths only the v1 API serves.
+_V1_ONLY = ("responses",)
 
 
 def resource_root(endpoint: str) -> str:
@@ -22,8 +31,14 @@ def resource_root(endpoint: str) -> str:
     return _RESOURCE_SUFFIX.sub("", endpoint.strip(), count=1)
 
 
+def _auth_headers(configuration: Configuration) -> dict[str, str]:
+    if configuration.key_type == "bearer_token":
+        return {"Authorization": f"Bearer {configuration.api_key}"}
+    return {"api-key": configuration.api_key}
+
+
 class AzureProvider:
-    """Builds Azure OpenAI requests for one deployment."""
+    """Builds Azure OpenAI requests for one deployment, at a dated API version."""
 
     name = "azure_openai"
     sends_model = False
@@ -32,17 +47,52 @@ class AzureProvider:
         self.configuration = configuration
         deployment = quote(configuration.deployment_name or "", safe="")
         self.base_url = f"{resource_root(configuration.endpoint)}/openai/deployments/{deployment}"
+        version = (configuration.api_version or "")[:10]
+        self.answer_limit_field = (
+            "max_completion_tokens" if version >= _COMPLETION_TOKENS_SINCE else "max_tokens"
+        )
+        self.developer_role = version >= _DEVELOPER_ROLE_SINCE
 
     def url(self, path: str) -> str:
-        return f"{self.base_url}/{path.lstrip('/')}"
+        path = path.lstrip("/")
+        if path.split("?")[0] in _V1_ONLY:
+            raise ConfigurationError(
+                f"Azure OpenAI serves {path} only through its v1 API; configure "
+                f"{self.configuration.name!r} with --api-version v1"
+            )
+        return f"{self.base_url}/{path}"
 
     def query(self) -> dict[str, str]:
         return {"api-version": self.configuration.api_version or ""}
 
     def auth_headers(self) -> dict[str, str]:
-        if self.configuration.key_type == "bearer_token":
-            return {"Authorization": f"Bearer {self.configuration.api_key}"}
-        return {"api-key": self.configuration.api_key}
+        return _auth_headers(self.configuration)
 
     def prepare_body(self, body: dict[str, Any]) -> dict[str, Any]:
         return {key: value for key, value in body.items() if key != "model"}
+
+
+class AzureV1Provider:
+    """Builds requests for Azure OpenAI's v1 API: the deployment is the body's ``model``."""
+
+    name = "azure_openai"
+    sends_model = False
+    answer_limit_field = "max_completion_tokens"
+    developer_role = True
+
+    def __init__(self, configuration: Configuration) -> None:
+        self.configuration = configuration
+        self.base_url = f"{resource_root(configuration.endpoint)}/openai/v1"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def query(self) -> dict[str, str]:
+        version = self.configuration.api_version
+        return {"api-version": "preview"} if version == "preview" else {}
+
+    def auth_headers(self) -> dict[str, str]:
+        return _auth_headers(self.configuration)
+
+    def prepare_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "model": self.configuration.deployment_name}

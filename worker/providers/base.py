@@ -15,7 +15,7 @@ from worker.redaction import register_secret
 from worker.transport import HttpClient, HttpResponse
 
 #: The paths metrics name; any other (a raw request's) is counted as ``OTHER_PATH``.
-OBSERVED_PATHS = frozenset({"chat/completions", "embeddings", "images/generations"})
+OBSERVED_PATHS = frozenset({"chat/completions", "embeddings", "images/generations", "responses"})
 OTHER_PATH = "/other"
 
 
@@ -23,7 +23,12 @@ class Provider(Protocol):
     """A wire layout: where a path goes, which auth headers and query it needs."""
 
     name: str
+    #: Whether a payload must name the model (OpenAI); else the configuration decides.
     sends_model: bool
+    #: ``max_completion_tokens`` or, for older APIs and compatible servers, ``max_tokens``.
+    answer_limit_field: str
+    #: Whether ``developer`` messages are understood; else they are sent as ``system``.
+    developer_role: bool
     configuration: Configuration
     base_url: str
 
@@ -84,12 +89,13 @@ class ProviderClient:
         """Send any request with this configuration's auth; raise on an error status."""
         merged_headers = {"Accept": "application/json", **(headers or {})}
         merged_headers.update(self.provider.auth_headers())
+        url = self.provider.url(path)  # before the limiter: a path it cannot serve costs none
         self.limiter.acquire()
         started = time.perf_counter()
         try:
             response = self.http.request(
                 method,
-                self.provider.url(path),
+                url,
                 headers=merged_headers,
                 json_body=json_body,
                 params={**(params or {}), **self.provider.query()},
