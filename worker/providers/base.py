@@ -15,7 +15,7 @@ from worker.redaction import register_secret
 from worker.transport import HttpClient, HttpResponse
 
 #: The paths metrics name; any other (a raw request's) is counted as ``OTHER_PATH``.
-OBSERVED_PATHS = frozenset({"chat/completions", "embeddings", "images/generations"})
+OBSERVED_PATHS = frozenset({"chat/completions", "embeddings", "images/generations", "responses"})
 OTHER_PATH = "/other"
 
 
