@@ -14,6 +14,7 @@ from schemas.common import (
     StrictFloat,
     StrictInteger,
     WireObject,
+    refused_flag,
     text,
 )
 from schemas.structured import ResponseFormatField, check_json_schema, check_response_format
@@ -62,6 +63,16 @@ def functions_field() -> fields.List[Any]:
     return fields.List(
         fields.Nested(FunctionRefSchema), validate=validate.Length(min=1, max=MAX_FUNCTIONS)
     )
+
+
+def refuse_declared_functions(functions: list[dict[str, Any]] | None, declared: set[str]) -> None:
+    """A worker function may not share a name with a tool the request declares itself."""
+    overlap = {f["name"] for f in functions or []} & declared
+    if overlap:
+        raise ValidationError(
+            "named both in functions and in request.tools: " + ", ".join(sorted(overlap)),
+            "functions",
+        )
 
 
 def tool_choice_field() -> fields.Str:
@@ -245,16 +256,22 @@ class StopField(fields.Field[Any]):
 class ToolChoiceField(fields.Field[Any]):
     """``tool_choice``: ``none``, ``auto``, ``required`` or an object naming a tool."""
 
+    #: What a function choice lacks when it does not name its function.
+    unnamed_function = 'a function choice needs "function": {"name": ...}'
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if value in ("none", "auto", "required"):
             return value
         if isinstance(value, dict) and isinstance(value.get("type"), str):
-            if value["type"] == "function":
-                function = value.get("function")
-                if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-                    raise ValidationError('a function choice needs "function": {"name": ...}')
+            if value["type"] == "function" and not isinstance(self.function_name(value), str):
+                raise ValidationError(self.unnamed_function)
             return value
         raise ValidationError('must be "none", "auto", "required" or a tool choice object')
+
+    def function_name(self, choice: dict[str, Any]) -> Any:
+        """The name a function choice gives: ``{"function": {"name": …}}`` in chat."""
+        function = choice.get("function")
+        return function.get("name") if isinstance(function, dict) else None
 
 
 def _check_messages(messages: list[Any]) -> None:
@@ -316,10 +333,7 @@ class ChatCompletionRequestSchema(Schema):
     parallel_tool_calls = StrictBoolean()
     user = fields.Str(validate=validate.Length(max=256))
     # The result holds one whole response; a stream has nowhere to go.
-    stream = StrictBoolean(
-        allow_none=True,
-        validate=validate.Equal(False, error="streaming is not supported; leave stream out"),
-    )
+    stream = refused_flag("streaming is not supported; leave stream out")
 
 
 class ChatCompletionsAdvancedSchema(PayloadSchema):
@@ -334,14 +348,11 @@ class ChatCompletionsAdvancedSchema(PayloadSchema):
         request = data.get("request") or {}
         if data.get("functions") and (request.get("n") or 1) > 1:
             raise ValidationError("n must be 1 when the worker runs functions", "request")
-        names = {f["name"] for f in data.get("functions") or []}
-        overlap = names & {
-            str((tool.get("function") or {}).get("name"))
-            for tool in request.get("tools") or []
-            if isinstance(tool, dict)
-        }
-        if overlap:
-            raise ValidationError(
-                "named both in functions and in request.tools: " + ", ".join(sorted(overlap)),
-                "functions",
-            )
+        refuse_declared_functions(
+            data.get("functions"),
+            {
+                str((tool.get("function") or {}).get("name"))
+                for tool in request.get("tools") or []
+                if isinstance(tool, dict)
+            },
+        )

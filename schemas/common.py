@@ -91,6 +91,11 @@ class PayloadSchema(Schema):
     idempotency_key = text(max_chars=200)
 
 
+def refused_flag(error: str) -> StrictBoolean:
+    """A request flag the worker cannot honour (``stream``): false or null only."""
+    return StrictBoolean(allow_none=True, validate=validate.Equal(False, error=error))
+
+
 class WireObject(fields.Dict):
     """A JSON object passed to the provider as given (the advanced operations' ``request``)."""
 
@@ -115,5 +120,6 @@ __all__ = [
     "StrictInteger",
     "ValidationError",
     "WireObject",
+    "refused_flag",
     "text",
 ]

@@ -75,6 +75,8 @@ def _field(field: fields.Field[Any]) -> dict[str, Any]:
         out["default"] = default
     if field.allow_none and "type" in out:
         out["type"] = [out["type"], "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
     return out
 
 

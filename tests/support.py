@@ -231,6 +231,34 @@ def dump_value(client: Any, key: bytes) -> bytes:
     return b""
 
 
+class WorkerKilled(BaseException):
+    """Stands in for the process dying: nothing in the worker catches it."""
+
+
+@dataclass
+class CrashingSteps:
+    """Two functions for resume tests: ``quick_step``, and ``slow_step``, which kills
+    the worker while ``armed``. ``calls`` lists every run, in order."""
+
+    calls: list[str] = field(default_factory=list)
+    armed: bool = True
+
+    def register(self, functions: Any) -> None:
+        schema = {"type": "object", "properties": {}}
+        functions.register(self.quick_step, parameters=schema)
+        functions.register(self.slow_step, parameters=schema)
+
+    def quick_step(self) -> str:
+        self.calls.append("quick")
+        return "quick done"
+
+    def slow_step(self) -> str:
+        self.calls.append("slow")
+        if self.armed:
+            raise WorkerKilled
+        return "slow done"
+
+
 def kill_hard(worker: Any) -> None:
     """SIGKILL the worker and its processes, as a machine crash would."""
     parent = psutil.Process(worker.process.pid)

@@ -27,6 +27,7 @@ from schemas.embeddings import (
 )
 from schemas.images import ImageGenerationsAdvancedSchema, ImageGenerationsSingleSchema
 from schemas.raw import RawRequestSchema
+from schemas.responses import ResponsesSchema
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,12 @@ _SPECS = (
         "chat_completions_advanced",
         ChatCompletionsAdvancedSchema,
         "A Chat Completions request in the wire format; the full response.",
+        timeout="chat",
+    ),
+    OperationSpec(
+        "responses",
+        ResponsesSchema,
+        "A Responses API request in the wire format; the full response, with output_text.",
         timeout="chat",
     ),
     OperationSpec(

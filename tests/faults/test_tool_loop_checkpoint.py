@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import Reply, chat_completion, kill_hard, make_configuration, wait_for
-
-
-class WorkerKilled(BaseException):
-    """Stands in for the process dying: nothing in the worker catches it."""
+from support import (
+    CrashingSteps,
+    Reply,
+    WorkerKilled,
+    chat_completion,
+    kill_hard,
+    make_configuration,
+    wait_for,
+)
 
 
 def tool_call(call_id: str, name: str) -> dict[str, Any]:
@@ -41,22 +45,8 @@ def test_a_redelivered_job_runs_only_the_calls_without_a_result(
         Reply(json=chat_completion("both done")),
     )
     harness = run_job(make_configuration("azure_api_key", wire_server.url))
-    calls: list[str] = []
-    crash = {"armed": True}
-
-    def quick_step() -> str:
-        calls.append("quick")
-        return "quick done"
-
-    def slow_step() -> str:
-        calls.append("slow")
-        if crash["armed"]:
-            raise WorkerKilled
-        return "slow done"
-
-    schema = {"type": "object", "properties": {}}
-    harness.functions.register(quick_step, parameters=schema)
-    harness.functions.register(slow_step, parameters=schema)
+    steps = CrashingSteps()
+    steps.register(harness.functions)
 
     # When the worker dies during the second call
     with pytest.raises(WorkerKilled):
@@ -64,14 +54,14 @@ def test_a_redelivered_job_runs_only_the_calls_without_a_result(
     assert harness.results.get("job-1")["status"] == "running"
 
     # And the job is delivered again
-    crash["armed"] = False
+    steps.armed = False
     record = harness.run("chat_completions_without_history", PAYLOAD, job_id="job-1")
 
     # Then the answered call was not repeated, the model was not asked again for calls,
     # and the conversation sent on carries both results in call order
     assert record["status"] == "succeeded", record["error"]
     assert record["output"]["assistant_response_text"] == "both done"
-    assert calls == ["quick", "slow", "slow"]
+    assert steps.calls == ["quick", "slow", "slow"]
     assert len(wire_server.requests) == 2
     tool_messages = [m for m in wire_server.last.json["messages"] if m["role"] == "tool"]
     assert [(m["tool_call_id"], m["content"]) for m in tool_messages] == [

@@ -142,3 +142,48 @@ def test_an_answer_missing_optional_fields_still_succeeds(run_job: Any, wire_ser
     assert record["status"] == "succeeded"
     assert record["output"] == {"assistant_response_text": "ok", "finish_reason": None}
     assert record["usage"] is None
+
+
+def test_the_responses_operation_goes_to_the_v1_responses_path(
+    run_job: Any, wire_server: Any
+) -> None:
+    wire_server.script(
+        Reply(
+            json={
+                "id": "resp_1",
+                "object": "response",
+                "status": "completed",
+                "output": [
+                    {
+                        "type": "message",
+                        "id": "msg_1",
+                        "role": "assistant",
+                        "status": "completed",
+                        "content": [{"type": "output_text", "text": "Hi!", "annotations": []}],
+                    }
+                ],
+                "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5},
+            }
+        )
+    )
+    harness = run_job(make_configuration("azure_v1", wire_server.url))
+
+    record = harness.run("responses", {"configuration": "test", "request": {"input": "hi"}})
+
+    assert record["status"] == "succeeded", record["error"]
+    assert record["output"]["output_text"] == "Hi!"
+    request = wire_server.last
+    assert (request.path, request.query) == ("/openai/v1/responses", {})
+    assert request.json == {"input": "hi", "store": False, "model": "my-deployment"}
+
+
+def test_a_dated_azure_configuration_refuses_the_responses_operation_without_sending(
+    run_job: Any, wire_server: Any
+) -> None:
+    harness = run_job(make_configuration("azure_api_key", wire_server.url))
+
+    record = harness.run("responses", {"configuration": "test", "request": {"input": "hi"}})
+
+    assert record["error"]["type"] == "configuration"
+    assert "--api-version v1" in record["error"]["message"]
+    assert wire_server.requests == []

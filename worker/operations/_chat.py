@@ -76,17 +76,6 @@ def first_finish_reason(response: dict[str, Any]) -> str | None:
     return None
 
 
-def call_names(message: dict[str, Any]) -> list[str]:
-    """The names of the functions an assistant message calls, in call order."""
-    calls = message.get("tool_calls")
-    return [_call_name(call) for call in calls] if isinstance(calls, list) else []
-
-
-def _call_name(call: Any) -> str:
-    spec = call.get("function") if isinstance(call, dict) else None
-    return str(spec.get("name")) if isinstance(spec, dict) else "?"
-
-
 def answer_output(response: dict[str, Any], response_format: Any = None) -> dict[str, Any]:
     """``assistant_response_text`` and how the answer ended, for the simple operations.
 
