@@ -90,6 +90,10 @@ class ContractCase:
     #: Mock recording: a key of ``handmade.RESPONSES`` replacing the mock's answer
     #: (and of ``handmade.DOWNLOADS``, a file the worker then downloads, if there).
     handmade: str | None = None
+    #: Mock recording of a conversation of several requests (tool-calling rounds): the
+    #: ``handmade.RESPONSES`` answering each request in turn. The worker sees them while
+    #: recording, so each next request is the one a real answer leads to.
+    rounds: tuple[str, ...] = ()
     #: Whether a recording against the real service can produce this case.
     live: bool = True
     #: Retries the runner may plan (1 for a 429, to see the Retry-After delay).
@@ -124,6 +128,32 @@ def parsed_json(answers: list[Any]) -> dict[str, Any]:
     """A JSON response_format's output: the chat output and the text parsed."""
     output = chat_text(answers)
     return {**output, "assistant_response_json": json.loads(output["assistant_response_text"])}
+
+
+def summed(usages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Token counts added up over answers, nested details (reasoning tokens…) included."""
+    keys = dict.fromkeys(key for usage in usages for key in usage)
+    return {
+        key: summed([u[key] for u in usages if key in u])
+        if isinstance(next(u[key] for u in usages if key in u), dict)
+        else sum(u[key] for u in usages if key in u)
+        for key in keys
+    }
+
+
+def response_and_text(answers: list[Any]) -> dict[str, Any]:
+    """The responses operation's output: the last response, usage summed over rounds,
+    and its text joined."""
+    response = dict(answers[-1].json)
+    response["usage"] = summed([answer.json["usage"] for answer in answers])
+    parts = [
+        part["text"]
+        for item in response["output"]
+        if item["type"] == "message"
+        for part in item["content"]
+        if part["type"] == "output_text"
+    ]
+    return {**response, "output_text": "".join(parts)}
 
 
 def full_response(answers: list[Any]) -> dict[str, Any]:
@@ -458,6 +488,56 @@ def _reasoning_case(variant: str, prefix: str) -> ContractCase:
     )
 
 
+_WEATHER_PROMPT = "What is the weather in Paris?"
+
+
+def _today_cases() -> list[ContractCase]:
+    """Worker-run functions over two rounds, and the Responses API (OpenAI)."""
+    weather = [{"name": "get_weather", "strict": True}]
+    responses = {"model": "gpt-5-mini", "input": "Say hello.", "max_output_tokens": 500}
+    reasoned = {
+        "model": "gpt-5-mini",
+        "input": _WEATHER_PROMPT,
+        "reasoning": {"effort": "low"},
+        "text": {"verbosity": "low"},
+    }
+    return [
+        ContractCase(
+            "functions",
+            "openai",
+            CHAT,
+            {"model": "gpt-5-mini", "user_prompt": _WEATHER_PROMPT, "functions": weather},
+            ExpectedRequest(
+                "chat/completions",
+                {"messages": [{"role": "user", "content": _WEATHER_PROMPT}]},
+            ),
+            Expected(output=chat_text),
+            rounds=("openai_chat_weather_call", "openai_chat_weather"),
+        ),
+        ContractCase(
+            "basic",
+            "openai",
+            "responses",
+            {"request": responses},
+            ExpectedRequest("responses", {**responses, "store": False}),
+            Expected(output=response_and_text),
+            rounds=("openai_response_hello",),
+        ),
+        ContractCase(
+            "functions",
+            "openai",
+            "responses",
+            {"request": reasoned, "functions": weather},
+            ExpectedRequest(
+                "responses",
+                {**reasoned, "store": False, "include": ["reasoning.encrypted_content"]},
+            ),
+            Expected(output=response_and_text),
+            rounds=("openai_response_weather_call", "openai_response_weather"),
+        ),
+    ]
+
+
 def _error_case(
     variant: str,
     name: str,
@@ -651,6 +731,7 @@ CASES: list[ContractCase] = [
     *_images_cases("openai", "openai"),
     *_images_cases("azure_api_key", "azure"),
     *_raw_cases(),
+    *_today_cases(),
     # OpenAI's mock defines only 200 and 429 for chat: the other statuses are
     # recorded as a valid 200 exchange whose answer handmade.py replaces.
     _error_case("openai", "error_401_invalid_key", 401, code="invalid_api_key"),

@@ -24,6 +24,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import handmade_rounds as rounds
+
 
 @dataclass(frozen=True)
 class Handmade:
@@ -438,6 +440,31 @@ RESPONSES.update(
         ),
         "azure_raw_chat": Handmade(
             200, _azure_chat(_HELLO, created=1732000031), {"apim-request-id": "contract-chat"}
+        ),
+    }
+)
+
+# Tool-calling rounds and Responses API answers (``handmade_rounds``).
+RESPONSES.update(
+    {
+        "openai_chat_weather_call": Handmade(
+            200, rounds.chat_tool_call("call_contract_weather1", created=1732000041)
+        ),
+        "openai_chat_weather": Handmade(200, _reasoning_chat(rounds.SUNNY, created=1732000042)),
+        "openai_response_hello": Handmade(
+            200,
+            rounds.response([rounds.message(rounds.HELLO, "msg_contract1")], created=1732000043),
+        ),
+        "openai_response_weather_call": Handmade(
+            200,
+            rounds.response(
+                [rounds.function_call("call_contract_weather2", "fc_contract1")],
+                created=1732000044,
+            ),
+        ),
+        "openai_response_weather": Handmade(
+            200,
+            rounds.response([rounds.message(rounds.SUNNY, "msg_contract2")], created=1732000045),
         ),
     }
 )

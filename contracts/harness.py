@@ -175,7 +175,45 @@ class CapturingHttpClient(HttpClient):
         return super().request(method, url, headers=headers, **kwargs)
 
 
+class ScriptedHttpClient(CapturingHttpClient):
+    """Recording a multi-round case: each request goes to the mock (which validates it
+    and whose answer vcrpy records, replaced), and the worker gets the hand-made answer
+    of that round instead of the mock's placeholder, so it sends the next round."""
+
+    def __init__(self, answers: list[HttpResponse], extra_headers: Mapping[str, str]) -> None:
+        super().__init__(extra_headers)
+        self.answers = answers
+
+    def request(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
+        received = super().request(method, url, **kwargs)
+        # A 4xx is the mock refusing the request: the worker sees that, and so does the
+        # recorder. Anything else (a 500 means the mock's own answer broke its schema).
+        refused = 400 <= received.status_code < 500
+        return received if refused else self.answers[len(self.sent) - 1]
+
+
 # --- one delivery -----------------------------------------------------------------------
+
+
+def get_weather(city: str) -> dict[str, Any]:
+    """The contracts' worker function: a fixed forecast, so rounds replay exactly."""
+    return {"city": city, "forecast": "sunny", "celsius": 21}
+
+
+WEATHER_PARAMETERS = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+
+
+def contract_functions() -> FunctionRegistry:
+    registry = FunctionRegistry()
+    registry.register(
+        get_weather, description="Current weather for a city", parameters=WEATHER_PARAMETERS
+    )
+    return registry
 
 
 @dataclass
@@ -201,7 +239,7 @@ def deliver(case: ContractCase, configuration: Configuration, http: HttpClient) 
         results=results,
         configurations=store,
         http=http,
-        functions=FunctionRegistry(),
+        functions=contract_functions(),
         policy=RetryPolicy(max_retries=case.max_retries),
     )
     job_id = uuid.uuid4().hex

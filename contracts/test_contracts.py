@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 import pytest
-from cases import CASES, Answer, ContractCase
+from cases import CASES, Answer, ContractCase, summed
 from harness import (
     API_VERSION,
     AUTH_MARKER,
@@ -102,16 +102,6 @@ def test_the_worker_sends_exactly_the_recorded_requests(case: ContractCase) -> N
         [download] = [w for w in delivery.wire if w.url == recorded.uri]
         assert download.method == "GET"
         assert not {name.lower() for name in download.headers} & set(SECRET_HEADERS)
-
-
-def summed(usages: list[dict[str, Any]]) -> dict[str, Any]:
-    """Token counts added up over answers, nested details (reasoning tokens…) included."""
-    return {
-        key: summed([usage[key] for usage in usages])
-        if isinstance(usages[0][key], dict)
-        else sum(usage[key] for usage in usages)
-        for key in usages[0]
-    }
 
 
 def body_of(recorded: Any) -> Any:
