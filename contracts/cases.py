@@ -52,7 +52,8 @@ class ExpectedRequest:
     """What the worker must send, beyond what the provider variant decides.
 
     ``path`` is relative to the configuration's base (``/v1/`` for OpenAI,
-    ``/openai/deployments/<deployment>/`` for Azure); ``body`` lists fields that must be
+    ``/openai/deployments/<deployment>/`` for Azure, ``/openai/v1/`` for Azure's v1
+    API); ``body`` lists fields that must be
     sent with exactly these values; ``absent`` lists fields that must not be sent.
     """
 
@@ -80,7 +81,7 @@ class ContractCase:
     """One recorded conversation between the worker and a provider."""
 
     name: str
-    variant: str  # openai | azure_api_key | azure_bearer
+    variant: str  # openai | azure_api_key | azure_bearer | azure_v1 | azure_v1_bearer
     operation: str
     payload: dict[str, Any]
     request: ExpectedRequest
@@ -101,6 +102,9 @@ class ContractCase:
 
     @property
     def provider(self) -> str:
+        """The cassette folder: ``openai``, ``azure`` (dated versions) or ``azure_v1``."""
+        if self.variant.startswith("azure_v1"):
+            return "azure_v1"
         return "openai" if self.variant == "openai" else "azure"
 
     @property
@@ -489,6 +493,92 @@ def _reasoning_case(variant: str, prefix: str) -> ContractCase:
 
 
 _WEATHER_PROMPT = "What is the weather in Paris?"
+#: Azure's v1 API names the deployment as the body's ``model`` (the harness's placeholder).
+_V1_MODEL = {"model": "contract-deployment"}
+
+
+def _azure_v1_cases() -> list[ContractCase]:
+    """Azure's v1 API, recorded against a mock of its own spec (``prism_azure_v1.sh``)."""
+    weather = [{"name": "get_weather", "strict": True}]
+    reasoning = {**_REASONING, "reasoning_effort": "low"}  # the v1 spec lists low/medium/high
+    body = {
+        **_V1_MODEL,
+        "messages": _REASONING["messages"],
+        "reasoning_effort": "low",
+        "verbosity": "low",
+        "max_completion_tokens": 1000,
+    }
+    embedding = {"input": _TEXTS[0], "dimensions": 8, "encoding_format": "float"}
+    responses = {"input": "Say hello.", "max_output_tokens": 500}
+    return [
+        ContractCase(
+            "reasoning",
+            "azure_v1",
+            "chat_completions_with_history",
+            reasoning,
+            ExpectedRequest("chat/completions", body, ("temperature", "top_p", "max_tokens")),
+            Expected(output=chat_text),
+            handmade="azure_chat_bonjour",
+        ),
+        ContractCase(
+            "json_schema",
+            "azure_v1",
+            CHAT,
+            _CITY_CHAT,
+            ExpectedRequest(
+                "chat/completions",
+                {**_V1_MODEL, "response_format": _CITY_FORMAT, "max_completion_tokens": 2000},
+            ),
+            Expected(output=parsed_json),
+            handmade="azure_chat_city",
+        ),
+        ContractCase(
+            "functions",
+            "azure_v1_bearer",
+            CHAT,
+            {"user_prompt": _WEATHER_PROMPT, "functions": weather},
+            ExpectedRequest("chat/completions", _V1_MODEL),
+            Expected(output=chat_text),
+            rounds=("openai_chat_weather_call", "openai_chat_weather"),
+        ),
+        ContractCase(
+            "float",
+            "azure_v1",
+            "embeddings_single_input",
+            embedding,
+            ExpectedRequest("embeddings", {**_V1_MODEL, **embedding}),
+            Expected(output=one_vector),
+            handmade="azure_embedding_float",
+            live=False,  # the re-recording deployment is a chat model
+        ),
+        ContractCase(
+            "basic",
+            "azure_v1",
+            "responses",
+            {"request": responses},
+            ExpectedRequest("responses", {**_V1_MODEL, **responses, "store": False}),
+            Expected(output=response_and_text),
+            rounds=("openai_response_hello",),
+        ),
+        ContractCase(
+            "functions",
+            "azure_v1_bearer",
+            "responses",
+            {"request": {"input": _WEATHER_PROMPT}, "functions": weather},
+            ExpectedRequest("responses", {**_V1_MODEL, "store": False}, ("include",)),
+            Expected(output=response_and_text),
+            rounds=("openai_response_weather_call", "openai_response_weather"),
+        ),
+        ContractCase(
+            "get_models",
+            "azure_v1",
+            "raw_request",
+            {"method": "GET", "path": "models"},
+            ExpectedRequest("models", method="GET"),
+            Expected(output=raw_answer, usage=False),
+            handmade="openai_models",
+        ),
+    ]
 
 
 def _today_cases() -> list[ContractCase]:
@@ -732,6 +822,7 @@ CASES: list[ContractCase] = [
     *_images_cases("azure_api_key", "azure"),
     *_raw_cases(),
     *_today_cases(),
+    *_azure_v1_cases(),
     # OpenAI's mock defines only 200 and 429 for chat: the other statuses are
     # recorded as a valid 200 exchange whose answer handmade.py replaces.
     _error_case("openai", "error_401_invalid_key", 401, code="invalid_api_key"),

@@ -74,6 +74,8 @@ class Target:
 
     openai_base: str = OPENAI_BASE
     azure_resource: str = AZURE_RESOURCE
+    #: Where Azure's v1 API answers (the same resource; a separate mock when recording).
+    azure_v1_resource: str = AZURE_RESOURCE
     deployment: str = DEPLOYMENT
     api_version: str = API_VERSION
     openai_key: str = OPENAI_KEY
@@ -90,14 +92,15 @@ class Target:
                 api_key=self.openai_key,
                 organization=self.organization,
             )
-        bearer = variant == "azure_bearer"
+        bearer = variant.endswith("bearer")
+        v1 = variant.startswith("azure_v1")
         return Configuration(
             name=CONFIGURATION,
             api_type="azure_openai",
-            endpoint=self.azure_resource,
+            endpoint=self.azure_v1_resource if v1 else self.azure_resource,
             api_key=self.entra_token if bearer else self.azure_key,
             deployment_name=self.deployment,
-            api_version=self.api_version,
+            api_version="v1" if v1 else self.api_version,
             key_type="bearer_token" if bearer else "api_key",
         )
 

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,11 @@ import harness  # noqa: E402
 from worker.transport import HttpResponse  # noqa: E402
 
 UP_SCRIPT = HERE.parent.parent / "shared" / "tools" / "prism" / "up.sh"
+V1_SCRIPT = HERE / "prism_azure_v1.sh"
 MOCKS = harness.Target(
     openai_base="http://127.0.0.1:4010/v1",
     azure_resource="http://127.0.0.1:4011",
+    azure_v1_resource="http://127.0.0.1:4012",
 )
 
 
@@ -63,6 +66,10 @@ def live_target(env: dict[str, str]) -> dict[str, harness.Target]:
             deployment=env["AZURE_OPENAI_DEPLOYMENT"],
             api_version=env.get("AZURE_OPENAI_API_VERSION", harness.API_VERSION),
         )
+        # The same resource and deployment through the v1 API.
+        targets["azure_v1"] = replace(
+            targets["azure"], azure_v1_resource=env["AZURE_OPENAI_ENDPOINT"]
+        )
     return targets
 
 
@@ -77,12 +84,14 @@ def _answers(url: str) -> bool:
 
 
 def ensure_mocks() -> None:
-    """Start the spec mocks with up.sh unless both already answer."""
-    if _answers("http://127.0.0.1:4010/") and _answers("http://127.0.0.1:4011/"):
-        return
-    if not UP_SCRIPT.exists():
-        raise SystemExit(f"record: the mocks are not running and {UP_SCRIPT} is missing")
-    subprocess.run(["bash", str(UP_SCRIPT)], check=True)
+    """Start the spec mocks unless they answer: up.sh for OpenAI and Azure 2024-10-21,
+    ``prism_azure_v1.sh`` for Azure's v1 API."""
+    if not (_answers("http://127.0.0.1:4010/") and _answers("http://127.0.0.1:4011/")):
+        if not UP_SCRIPT.exists():
+            raise SystemExit(f"record: the mocks are not running and {UP_SCRIPT} is missing")
+        subprocess.run(["bash", str(UP_SCRIPT)], check=True)
+    if not _answers("http://127.0.0.1:4012/"):
+        subprocess.run(["bash", str(V1_SCRIPT)], check=True, stdout=subprocess.DEVNULL)
 
 
 def record(case: cases.ContractCase, target: harness.Target, *, mock: bool) -> list[int]:
@@ -160,7 +169,8 @@ def replayed(case: cases.ContractCase) -> harness.Delivery:
 
 
 def _usable_live(case: cases.ContractCase, target: harness.Target) -> bool:
-    return case.live and (case.variant != "azure_bearer" or bool(target.entra_token))
+    bearer = case.variant.startswith("azure") and case.variant.endswith("bearer")
+    return case.live and (not bearer or bool(target.entra_token))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,14 @@ AUTH_HEADERS = {
     "openai": {"authorization", "openai-organization"},
     "azure_api_key": {"api-key"},
     "azure_bearer": {"authorization"},
+    "azure_v1": {"api-key"},
+    "azure_v1_bearer": {"authorization"},
+}
+#: Where each provider's paths start, and the query every request carries.
+BASES = {
+    "openai": ("/v1/", {}),
+    "azure": (f"/openai/deployments/{DEPLOYMENT}/", {"api-version": API_VERSION}),
+    "azure_v1": ("/openai/v1/", {}),
 }
 
 
@@ -81,7 +89,7 @@ def test_the_worker_sends_exactly_the_recorded_requests(case: ContractCase) -> N
     assert cassette.all_played
     provider_calls = [r for r in cassette.requests if not is_download(r)]
     assert len(delivery.sent) == len(provider_calls)
-    base = "/v1/" if case.provider == "openai" else f"/openai/deployments/{DEPLOYMENT}/"
+    base, query = BASES[case.provider]
     # Operations may send in parallel (chat_completions_multiple): pair by body.
     sent_in_order = sorted(delivery.sent, key=lambda sent: canonical(sent.json_body))
     recorded_in_order = sorted(provider_calls, key=lambda r: canonical(body_of(r)))
@@ -89,7 +97,7 @@ def test_the_worker_sends_exactly_the_recorded_requests(case: ContractCase) -> N
         assert sent.method == recorded.method == case.request.method
         assert sent.path == recorded.path
         assert sent.params == dict(recorded.query)
-        assert sent.params == ({} if case.provider == "openai" else {"api-version": API_VERSION})
+        assert sent.params == query
         assert sent.json_body == body_of(recorded)
         auth = {name.lower() for name in sent.headers if name.lower() in SECRET_HEADERS}
         assert auth == AUTH_HEADERS[case.variant]

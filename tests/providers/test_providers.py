@@ -29,7 +29,7 @@ def test_openai_appends_the_path_to_the_endpoint() -> None:
     assert isinstance(provider, OpenAIProvider)
     assert provider.url("chat/completions") == "https://api.openai.com/v1/chat/completions"
     assert provider.url("/embeddings") == "https://api.openai.com/v1/embeddings"
-    assert provider.query() == {}
+    assert provider.query("chat/completions") == {}
 
 
 def test_openai_sends_a_bearer_key_and_the_organization_when_set() -> None:
@@ -73,7 +73,7 @@ def test_azure_accepts_the_resource_url_and_the_connector_form(endpoint: str) ->
     assert provider.url("chat/completions") == (
         "https://res.openai.azure.com/openai/deployments/gpt-4o/chat/completions"
     )
-    assert provider.query() == {"api-version": "2024-10-21"}
+    assert provider.query("chat/completions") == {"api-version": "2024-10-21"}
 
 
 def test_resource_root_leaves_other_paths_alone() -> None:

@@ -4,7 +4,8 @@ Dated API versions: ``{resource}/openai/deployments/{deployment}/{path}?api-vers
 the deployment decides the model, so ``model`` is not sent. The v1 API
 (``--api-version v1``): ``{resource}/openai/v1/{path}`` for every deployment, named as
 ``model`` in the body, with no ``api-version`` query (``preview`` sends
-``api-version=preview``, for the preview features). Both take the key as ``api-key`` or
+``api-version=preview``, for the preview features; image generation, a preview on v1,
+always gets it). Both take the key as ``api-key`` or
 a Microsoft Entra token as ``Authorization: Bearer``.
 """
 
@@ -62,7 +63,7 @@ class AzureProvider:
             )
         return f"{self.base_url}/{path}"
 
-    def query(self) -> dict[str, str]:
+    def query(self, path: str) -> dict[str, str]:
         return {"api-version": self.configuration.api_version or ""}
 
     def auth_headers(self) -> dict[str, str]:
@@ -87,9 +88,11 @@ class AzureV1Provider:
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def query(self) -> dict[str, str]:
-        version = self.configuration.api_version
-        return {"api-version": "preview"} if version == "preview" else {}
+    def query(self, path: str) -> dict[str, str]:
+        # GA paths need no version; image generation is served on v1 only as a preview
+        # (Microsoft's image how-to: ``/openai/v1/images/generations?api-version=preview``).
+        preview = self.configuration.api_version == "preview" or path.startswith("images/")
+        return {"api-version": "preview"} if preview else {}
 
     def auth_headers(self) -> dict[str, str]:
         return _auth_headers(self.configuration)

@@ -34,7 +34,7 @@ class Provider(Protocol):
 
     def url(self, path: str) -> str: ...
 
-    def query(self) -> dict[str, str]: ...
+    def query(self, path: str) -> dict[str, str]: ...
 
     def auth_headers(self) -> dict[str, str]: ...
 
@@ -98,7 +98,7 @@ class ProviderClient:
                 url,
                 headers=merged_headers,
                 json_body=json_body,
-                params={**(params or {}), **self.provider.query()},
+                params={**(params or {}), **self.provider.query(path)},
                 data=data,
                 files=files,
                 timeout_s=timeout_s or self.timeout_s,

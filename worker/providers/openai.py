@@ -22,7 +22,7 @@ class OpenAIProvider:
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def query(self) -> dict[str, str]:
+    def query(self, path: str) -> dict[str, str]:
         return {}
 
     def auth_headers(self) -> dict[str, str]:
