@@ -27,6 +27,22 @@ ENTRA_TOKEN = "eyJ0eXAiOiJKV1Qi.entra-test-token.0123456789"
 SECRET_KEY = generate_secret_key()
 
 
+#: A structured-output format (a strict JSON Schema) the chat tests ask for.
+CITY_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "city",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
+            "required": ["name", "population"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
 # --- the wire server ------------------------------------------------------------------
 
 

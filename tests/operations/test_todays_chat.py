@@ -7,21 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from support import Reply, chat_completion, make_configuration
-
-CITY = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "city",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
-            "required": ["name", "population"],
-            "additionalProperties": False,
-        },
-    },
-}
+from support import CITY_FORMAT, Reply, chat_completion, make_configuration
 
 
 def ask(**options: Any) -> dict[str, Any]:
@@ -137,10 +123,10 @@ def test_structured_output_is_parsed_next_to_the_text(
     harness = run_job(make_configuration("openai", wire_server.url))
     operation, payload = operation_payload
 
-    record = harness.run(operation, {**payload, "response_format": CITY})
+    record = harness.run(operation, {**payload, "response_format": CITY_FORMAT})
 
     assert record["status"] == "succeeded"
-    assert wire_server.last.json["response_format"] == CITY
+    assert wire_server.last.json["response_format"] == CITY_FORMAT
     assert record["output"]["assistant_response_json"] == {"name": "Paris", "population": 2102650}
     text_field = "summary" if operation == "summarize_text" else "assistant_response_text"
     assert record["output"][text_field] == answer
@@ -157,7 +143,7 @@ def test_each_prompt_of_a_multiple_job_gets_its_parsed_object(
 
     record = harness.run(
         "chat_completions_multiple",
-        {"configuration": "test", "prompts": ["France?", "Italy?"], "response_format": CITY},
+        {"configuration": "test", "prompts": ["France?", "Italy?"], "response_format": CITY_FORMAT},
     )
 
     parsed = [entry["assistant_response_json"] for entry in record["output"]["responses"]]
@@ -170,7 +156,7 @@ def test_a_refusal_succeeds_with_the_refusal_and_no_object(run_job: Any, wire_se
     wire_server.script(Reply(json=refused))
     harness = run_job(make_configuration("openai", wire_server.url))
 
-    record = harness.run("chat_completions_without_history", ask(response_format=CITY))
+    record = harness.run("chat_completions_without_history", ask(response_format=CITY_FORMAT))
 
     assert record["status"] == "succeeded"
     assert record["output"] == {
@@ -190,7 +176,7 @@ def test_json_cut_off_by_the_budget_fails_once_as_provider_keeping_the_text(
     )
     harness = run_job(make_configuration("openai", wire_server.url), max_retries=2)
 
-    record = harness.run("chat_completions_without_history", ask(response_format=CITY))
+    record = harness.run("chat_completions_without_history", ask(response_format=CITY_FORMAT))
 
     assert record["status"] == "failed"
     assert record["error"]["type"] == "provider"

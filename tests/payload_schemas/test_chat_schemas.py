@@ -8,23 +8,11 @@ from typing import Any
 import jsonschema
 import pytest
 from marshmallow import ValidationError
+from support import CITY_FORMAT
 
 from schemas import ChatCompletionsWithoutHistorySchema, ConfigurationTestSchema, to_json_schema
 
 VALID = {"configuration": "main", "user_prompt": "Hello"}
-STRUCTURED = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "city",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
-            "required": ["name", "population"],
-            "additionalProperties": False,
-        },
-    },
-}
 
 
 def errors_of(payload: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +105,7 @@ def test_the_exported_json_schema_agrees_with_marshmallow() -> None:
     assert not validator.is_valid({**VALID, "surprise": 1})
     assert not validator.is_valid({"configuration": "main"})
     assert validator.is_valid({**VALID, "response_format": "text"})
-    assert validator.is_valid({**VALID, "response_format": STRUCTURED})
+    assert validator.is_valid({**VALID, "response_format": CITY_FORMAT})
     assert not validator.is_valid({**VALID, "response_format": "json_schema"})
     assert not validator.is_valid({**VALID, "response_format": {"type": "json_schema", "x": 1}})
 
@@ -126,7 +114,7 @@ def test_a_json_schema_format_and_the_reasoning_options_are_accepted_as_given() 
     loaded = ChatCompletionsWithoutHistorySchema().load(
         {
             **VALID,
-            "response_format": STRUCTURED,
+            "response_format": CITY_FORMAT,
             "reasoning_effort": "minimal",
             "verbosity": "low",
             "top_p": 0.9,
@@ -134,7 +122,7 @@ def test_a_json_schema_format_and_the_reasoning_options_are_accepted_as_given() 
         }
     )
 
-    assert loaded["response_format"] == STRUCTURED
+    assert loaded["response_format"] == CITY_FORMAT
     assert (loaded["reasoning_effort"], loaded["verbosity"], loaded["top_p"]) == (
         "minimal",
         "low",

@@ -23,7 +23,7 @@ from typing import Any
 
 import openai
 import pytest
-from support import Recorded, Reply, chat_completion, make_configuration
+from support import CITY_FORMAT, Recorded, Reply, chat_completion, make_configuration
 
 from worker.configurations import Configuration
 
@@ -52,19 +52,6 @@ ANSWERS: dict[str, Any] = {
     },
 }
 
-CITY = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "city",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
-            "required": ["name", "population"],
-            "additionalProperties": False,
-        },
-    },
-}
 LOOKUP_PARAMETERS = {
     "type": "object",
     "properties": {"city": {"type": "string"}},
@@ -152,7 +139,7 @@ SAME_REQUESTS = [
             ],
             "reasoning_effort": "low",
             "verbosity": "low",
-            "response_format": CITY,
+            "response_format": CITY_FORMAT,
         },
         "chat",
         model="gpt-5-mini",
@@ -162,7 +149,7 @@ SAME_REQUESTS = [
         ],
         reasoning_effort="low",
         verbosity="low",
-        response_format=CITY,
+        response_format=CITY_FORMAT,
     ),
     case(
         "openai-vision",
