@@ -94,6 +94,11 @@ class Keys:
         """The sorted set of worker processes, scored by their last heartbeat."""
         return self._key("workers")
 
+    @property
+    def wake_channel(self) -> str:
+        """The pub/sub channel an enqueue publishes on, waking idle consumers."""
+        return self._key("wake")
+
     # --- Dramatiq's broker layout ------------------------------------------------------
 
     @property

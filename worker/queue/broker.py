@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
 from worker.keys import QUEUE_NAME, Keys
 from worker.queue.middleware import JobLogContext, WorkerHeartbeat, host_metrics
+from worker.queue.wake import WakingRedisBroker
 from worker.settings import Settings
 
 #: Out of a million broker commands, how many also run queue maintenance, which is
@@ -42,9 +42,11 @@ def build_broker(settings: Settings, url: str, *, for_workers: bool = True) -> A
 
         broker = RabbitmqBroker(url=settings.broker_url)
     else:
-        broker = RedisBroker(  # type: ignore[no-untyped-call]
+        keys = Keys(settings.namespace)
+        broker = WakingRedisBroker(
+            wake_channel=keys.wake_channel,
             url=settings.broker_url or url,
-            namespace=Keys(settings.namespace).dramatiq_namespace,
+            namespace=keys.dramatiq_namespace,
             heartbeat_timeout=int(settings.heartbeat_timeout_s * 1000),
             maintenance_chance=MAINTENANCE_CHANCE,
         )

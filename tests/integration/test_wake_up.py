@@ -1,0 +1,49 @@
+"""An idle worker is woken by an enqueue instead of finding the job at its next poll."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import redis
+from support import make_configuration
+
+from worker.keys import Keys
+from worker.queue.launch import IDLE_POLL_ENV
+
+pytestmark = pytest.mark.integration
+#: An idle poll long enough that a job found only by polling waits about a second.
+SLOW_POLL_MS = 5_000
+IDLE_S = 3.0
+JOBS = 3
+
+
+def test_an_idle_worker_takes_a_job_when_it_is_enqueued_not_at_its_next_poll(
+    client: Any, start_worker: Any, wire_server: Any, redis_url: str, namespace: str
+) -> None:
+    client.configurations().save(make_configuration("openai", wire_server.url))
+    start_worker(threads=2, **{IDLE_POLL_ENV: str(SLOW_POLL_MS)})
+    connection = redis.Redis.from_url(redis_url)
+    channel = Keys(namespace).wake_channel
+    # the worker listens once its queue ran dry
+    deadline = time.monotonic() + 30
+    while not connection.pubsub_numsub(channel)[0][1] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert connection.pubsub_numsub(channel)[0][1] == 1
+
+    waits = []
+    for _ in range(JOBS):
+        # After this long idle the consumer's back-off between polls is 1-2 s: a job
+        # found by polling waits a random part of it (under 0.3 s about 1 time in 5).
+        time.sleep(IDLE_S)
+        started = time.monotonic()
+        job_id = client.submit(
+            "chat_completions_without_history",
+            {"configuration": "test", "model": "gpt-4o-mini", "user_prompt": "hi"},
+        )
+        record = client.wait(job_id, 30, poll_s=0.005)
+        waits.append(time.monotonic() - started)
+        assert record["status"] == "succeeded"
+
+    assert max(waits) < 0.3, f"jobs waited {[round(w, 2) for w in waits]} s: no wake-up"
