@@ -89,7 +89,8 @@ class Bench:
                 "REDIS_URL": redis,
                 "OPENAI_WORKER_NAMESPACE": self.namespace,
                 "OPENAI_WORKER_SECRET_KEY": generate_secret_key(),
-                "OPENAI_WORKER_LOG_LEVEL": "WARNING",
+                # As users run it: every job's INFO event on (workers' stderr is discarded).
+                "OPENAI_WORKER_LOG_LEVEL": "INFO",
                 "OPENAI_WORKER_LOG_FORMAT": "json",
             }
         )

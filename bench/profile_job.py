@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--log-level", default="INFO", help="the workers' level (INFO as run)")
     args = parser.parse_args()
 
     from bench.harness import Bench, chat_payload, provider_server, redis_url
@@ -53,7 +54,7 @@ def main() -> None:
         from worker.logs import configure_logging
         from worker.settings import Settings
 
-        configure_logging("json", "WARNING")  # as the bench's workers run
+        configure_logging("json", args.log_level)
         runner = ProcessServices.build(Settings.from_env(), redis).runner
         name = bench.configure(0)
         job_ids: list[str] = []

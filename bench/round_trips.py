@@ -44,14 +44,14 @@ class RoundTrips:
         self._connection.send_packed_command = self._send  # type: ignore[method-assign]
 
 
-def measure(bench: Any, jobs: int) -> dict[str, Any]:
+def measure(bench: Any, jobs: int, level: str = "INFO") -> dict[str, Any]:
     """Round trips and CPU per single-call chat job, for submission and for a delivery."""
     from bench.harness import chat_payload
     from worker.logs import configure_logging
     from worker.settings import Settings
 
     operation = "chat_completions_without_history"
-    configure_logging("json", "WARNING")  # as the bench's workers run
+    configure_logging("json", level)  # INFO: as the bench's workers run
     runner = _runner(Settings.from_env(bench.env), bench.redis)
     name = bench.configure(0)
     # Warm up: scripts loaded, connections open, the configuration cached.
@@ -87,13 +87,14 @@ def _runner(settings: Any, redis: str) -> Any:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=500)
+    parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()
     from bench.harness import Bench, provider_server, redis_url
 
     with redis_url() as redis, provider_server() as server:
         bench = Bench(redis, server)
         try:
-            figures = measure(bench, args.jobs)
+            figures = measure(bench, args.jobs, args.log_level)
         finally:
             bench.close()
     print(json.dumps({"scenario": "round_trips", **figures}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import math
+import statistics
 import threading
 import time
 from typing import Any
@@ -133,21 +134,49 @@ def openai_loop(base_url: str, calls: int, threads: int) -> dict[str, Any] | str
     return figures
 
 
+#: Rounds of the side-by-side scenarios; their figures are the medians.
+ROUNDS = 3
+
+
+def _median(rounds: list[dict[str, Any]], key: str) -> float:
+    return round(statistics.median(r[key] for r in rounds), 3)
+
+
 def overhead(bench: Bench, jobs: int, processes: int, threads: int) -> dict[str, Any]:
-    """The queue against the bare HTTP loop and the openai client, zero provider delay."""
+    """The queue against the bare HTTP loop and the openai client, zero provider delay.
+
+    ``ROUNDS`` rounds, each the bare loop then the queue, so both see the same machine;
+    every figure is the median over the rounds, ratios of the medians.
+    """
     slots = processes * threads
-    bare = requests_loop(bench.server, jobs, slots)
     sdk = openai_loop(bench.server, jobs, slots)
     configuration = bench.configure(0)
+    bare_rounds, queued_rounds = [], []
     with workers(bench, processes, threads) as running:
-        queued = _drive(bench, jobs, configuration, running)
+        for _ in range(ROUNDS):
+            running.pause()
+            bare_rounds.append(requests_loop(bench.server, jobs, slots))
+            running.resume()
+            queued_rounds.append(_drive(bench, jobs, configuration, running))
+    per_s = _median(queued_rounds, "jobs_per_s")
+    cpu_ms = _median(queued_rounds, "worker_cpu_ms_per_job")
+    bare_per_s = _median(bare_rounds, "per_s")
+    bare_cpu_ms = _median(bare_rounds, "cpu_ms_per_call")
     figures: dict[str, Any] = {
         "processes": processes,
         "threads": threads,
-        **queued,
-        "requests_per_s": bare["per_s"],
-        "requests_cpu_ms_per_call": bare["cpu_ms_per_call"],
-        "worker_vs_requests_ratio": round(queued["jobs_per_s"] / bare["per_s"], 3),
+        "jobs": jobs,
+        "rounds": ROUNDS,
+        "succeeded": sum(r["succeeded"] for r in queued_rounds),
+        "jobs_per_s": per_s,
+        "submit_per_s": _median(queued_rounds, "submit_per_s"),
+        "worker_cpu_ms_per_job": cpu_ms,
+        "requests_per_s": bare_per_s,
+        "requests_cpu_ms_per_call": bare_cpu_ms,
+        "worker_vs_requests_ratio": round(per_s / bare_per_s, 3),
+        "worker_vs_requests_cpu_ratio": round(cpu_ms / bare_cpu_ms, 3),
+        "jobs_per_s_rounds": [r["jobs_per_s"] for r in queued_rounds],
+        "requests_per_s_rounds": [r["per_s"] for r in bare_rounds],
     }
     if isinstance(sdk, str):
         figures["openai_skipped"] = sdk
@@ -156,7 +185,7 @@ def overhead(bench: Bench, jobs: int, processes: int, threads: int) -> dict[str,
             openai_per_s=sdk["per_s"],
             openai_cpu_ms_per_call=sdk["cpu_ms_per_call"],
             openai_version=sdk["version"],
-            worker_vs_openai_ratio=round(queued["jobs_per_s"] / sdk["per_s"], 3),
+            worker_vs_openai_ratio=round(per_s / sdk["per_s"], 3),
         )
     return figures
 
@@ -183,7 +212,7 @@ def _drain(bench: Bench, jobs: int, configuration: str, workers_: Any) -> dict[s
 def logging_cost(bench: Bench, jobs: int, processes: int, threads: int) -> dict[str, Any]:
     """Draining a full queue with WARNING logging, then with every job's INFO events."""
     configuration = bench.configure(0)
-    with workers(bench, processes, threads) as running:
+    with workers(bench, processes, threads, OPENAI_WORKER_LOG_LEVEL="WARNING") as running:
         quiet = _drain(bench, jobs, configuration, running)
     with workers(bench, processes, threads, OPENAI_WORKER_LOG_LEVEL="INFO") as running:
         loud = _drain(bench, jobs, configuration, running)

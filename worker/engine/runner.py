@@ -134,7 +134,7 @@ class JobRunner:
         record.update(status="running", attempts=retries_done + 1, retry_at=None)
         record["started_at"] = record["started_at"] or now_iso()
         self.results.put(record)
-        log.info("job.started", attempt=record["attempts"])
+        log.debug("job.started", attempt=record["attempts"])
 
         started = time.perf_counter()
         try:

@@ -2,11 +2,13 @@
 
 Dramatiq's Redis consumers poll an empty queue, backing off up to the idle poll
 (``launch.IDLE_POLL_MS``), so a job submitted to a quiet queue waited up to that long
-before a worker saw it. Here every enqueue also publishes the queue's name on the
-namespace's wake channel, and an idle consumer waits on that channel instead of
-sleeping: it fetches as soon as a job arrives, and polls exactly as before when none
-does (no more idle load on Redis than polling alone; one subscribed connection per
-worker process). A lost wake-up costs nothing but the old poll delay.
+before a worker saw it. Here the enqueue that makes a queue non-empty also publishes
+the queue's name on the namespace's wake channel (``lua/wake.lua``, in the same
+MULTI/EXEC as Dramatiq's enqueue: still one round trip), and a consumer whose fetch
+came back empty waits on that channel instead of sleeping. It fetches as soon as a job
+arrives, and polls exactly as before when none does: no more idle load on Redis, one
+subscribed connection per worker process, and nothing published while the queue is
+busy. A lost wake-up costs nothing but the old poll delay.
 """
 
 from __future__ import annotations
@@ -16,41 +18,76 @@ import time
 from typing import Any
 
 import redis
-import structlog
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import compute_backoff, dq_name
+from dramatiq.common import compute_backoff, current_millis, dq_name
 
-log = structlog.get_logger(__name__)
+from worker.connections import load_script
+
+#: Dramatiq's suffix of delay queues, whose messages wait for a time, not an event.
+_DELAYED = dq_name("")
 
 
 class WakingRedisBroker(RedisBroker):
-    """Dramatiq's Redis broker, publishing on ``wake_channel`` after each enqueue."""
+    """Dramatiq's Redis broker whose enqueue also wakes idle consumers."""
 
     def __init__(self, *, wake_channel: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
         self.wake_channel = wake_channel
+        self._wake = self.client.register_script(load_script("wake.lua"))
 
     @property
     def consumer_class(self) -> type[_RedisConsumer]:
         return WakingConsumer
 
-    def enqueue(self, message: Any, *, delay: int | None = None) -> Any:
-        enqueued = super().enqueue(message, delay=delay)
-        if delay is None:  # a delayed message wakes nobody until it is due
-            try:
-                self.client.publish(self.wake_channel, enqueued.queue_name)
-            except redis.RedisError as exc:
-                # The job is queued; idle consumers will find it at their next poll.
-                log.warning("queue.wake_failed", error=str(exc))
-        return enqueued
+    def do_enqueue(self, queue_name: str, message_id: str, data: bytes) -> None:
+        """Dramatiq's enqueue command, and the wake-up, in one MULTI/EXEC.
+
+        The arguments are those ``RedisBroker._dispatch`` gives Dramatiq's dispatch
+        script for ``enqueue`` (tests run real enqueues and fetches through both).
+        """
+        dispatch = self.scripts["dispatch"]
+        args = [
+            "enqueue",
+            current_millis(),
+            queue_name,
+            self.broker_id,
+            self.heartbeat_timeout,
+            self.dead_message_ttl,
+            self._should_do_maintenance("enqueue"),
+            self._max_unpack_size(),  # type: ignore[no-untyped-call]
+            message_id,
+            data,
+        ]
+        wakes = not queue_name.endswith(_DELAYED)
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=True)
+            pipe.evalsha(dispatch.sha, 1, self.namespace, *args)
+            if wakes:
+                queue_key = f"{self.namespace}:{queue_name}"
+                pipe.evalsha(self._wake.sha, 1, queue_key, self.wake_channel, queue_name)
+            # Each command's own outcome: a script Redis does not hold fails alone.
+            enqueued, *woken = pipe.execute(raise_on_error=False)
+            if isinstance(enqueued, redis.exceptions.NoScriptError) and attempt == 1:
+                dispatch.sha = self.client.script_load(dispatch.script)
+                self._wake.sha = self.client.script_load(self._wake.script)
+                continue  # nothing was enqueued: enqueue again, now that both are loaded
+            if isinstance(enqueued, Exception):
+                raise enqueued
+            if woken and isinstance(woken[0], redis.exceptions.NoScriptError):
+                # Enqueued, but no wake-up (a Redis that lost its scripts): idle consumers
+                # find the job at their next poll. Load the script for the next enqueue.
+                self._wake.sha = self.client.script_load(self._wake.script)
+            return
 
 
 class WakingConsumer(_RedisConsumer):
-    """A consumer that, with nothing to fetch, waits for a wake-up instead of sleeping.
+    """A consumer that, when its fetch comes back empty, waits for a wake-up instead of
+    sleeping.
 
     The base consumer is given no idle timeout, so it never sleeps; the back-off (up to
-    the worker's idle timeout) is this consumer's, spent listening on the wake channel.
-    Delay-queue consumers are not woken (their messages wait for a time, not an event).
+    the worker's idle timeout) is this consumer's. It listens on the wake channel only
+    when the queue was empty: with its prefetch full it sleeps as Dramatiq's does, and
+    delay-queue consumers are never woken.
     """
 
     def __init__(self, broker: WakingRedisBroker, queue_name: str, prefetch: int, timeout: int):
@@ -58,7 +95,7 @@ class WakingConsumer(_RedisConsumer):
         self.idle_ms = timeout
         self.idle_misses = 0
         self.wake_channel = broker.wake_channel
-        self.wakes = not queue_name.endswith(dq_name(""))
+        self.wakes = not queue_name.endswith(_DELAYED)
         self.pubsub: Any = None
 
     def __next__(self) -> Any:
@@ -71,7 +108,9 @@ class WakingConsumer(_RedisConsumer):
 
     def _idle(self) -> None:
         self.idle_misses, backoff_ms = compute_backoff(self.idle_misses, max_backoff=self.idle_ms)
-        if not self.wakes:
+        # The base fetched (and found nothing) only if it had room for more messages.
+        fetched_nothing = self.outstanding_message_count < self.prefetch
+        if not (self.wakes and fetched_nothing):
             time.sleep(backoff_ms / 1000)
             return
         try:
@@ -81,7 +120,7 @@ class WakingConsumer(_RedisConsumer):
             if self.pubsub.get_message(timeout=backoff_ms / 1000) is not None:
                 self.idle_misses = 0
                 while self.pubsub.get_message(timeout=0) is not None:
-                    pass  # several jobs arrived: one fetch takes them all
+                    pass  # several wake-ups at once: one fetch serves them all
         except redis.RedisError:
             self.close()
             time.sleep(backoff_ms / 1000)

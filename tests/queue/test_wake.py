@@ -1,0 +1,66 @@
+"""The waking broker against real Redis: one enqueue is one message, and a wake-up is
+published only when the queue was empty."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+
+from worker.keys import QUEUE_NAME, Keys
+from worker.queue.broker import job_message
+from worker.queue.wake import WakingRedisBroker
+
+
+def broker_for(redis_url: str, namespace: str) -> WakingRedisBroker:
+    keys = Keys(namespace)
+    broker = WakingRedisBroker(
+        wake_channel=keys.wake_channel, url=redis_url, namespace=keys.dramatiq_namespace
+    )
+    broker.declare_queue(QUEUE_NAME)
+    return broker
+
+
+def wake_ups(pubsub: Any, wait_s: float = 0.5) -> list[bytes]:
+    found, deadline = [], time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=0.05)
+        if message is not None:
+            found.append(message["data"])
+    return found
+
+
+def test_only_the_enqueue_that_ends_an_empty_queue_wakes_consumers(
+    redis_url: str, namespace: str
+) -> None:
+    broker = broker_for(redis_url, namespace)
+    connection = redis.Redis.from_url(redis_url)
+    pubsub = connection.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(Keys(namespace).wake_channel)
+    wake_ups(pubsub, 0.1)
+
+    for n in range(3):
+        broker.enqueue(job_message("configuration_test", f"job-{n}", {"configuration": "x"}))
+    broker.enqueue(job_message("configuration_test", "later", {}), delay=60_000)
+
+    assert connection.llen(Keys(namespace).queue) == 3
+    assert wake_ups(pubsub) == [QUEUE_NAME.encode()]  # one, for the first
+    broker.close()
+
+
+def test_a_redis_without_the_scripts_still_gets_each_message_once(
+    redis_url: str, namespace: str
+) -> None:
+    broker = broker_for(redis_url, namespace)
+    connection = redis.Redis.from_url(redis_url)
+    pubsub = connection.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(Keys(namespace).wake_channel)
+    wake_ups(pubsub, 0.1)
+    connection.script_flush()  # as after a Redis restart
+
+    broker.enqueue(job_message("configuration_test", "job-1", {"configuration": "x"}))
+
+    assert connection.llen(Keys(namespace).queue) == 1
+    assert wake_ups(pubsub) == [QUEUE_NAME.encode()]
+    broker.close()
