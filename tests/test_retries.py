@@ -96,7 +96,7 @@ def test_a_provider_delay_is_jittered_but_never_shortened(asked_s: float) -> Non
 
 
 def test_a_refused_final_write_is_tried_again_for_minutes_with_growing_waits() -> None:
-    delays = FINAL_WRITE.delays_s()
+    delays = list(FINAL_WRITE.delays_s())
 
     assert delays[0] == FINAL_WRITE.first_delay_s
     assert all(b >= a for a, b in zip(delays, delays[1:], strict=False))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from worker.settings import Settings
@@ -224,14 +224,14 @@ class FinalWriteRetries:
     max_delay_s: float = 10.0
     patience_s: float = 180.0
 
-    def delays_s(self) -> list[float]:
-        """The waits between attempts at the write, doubling up to ``max_delay_s``."""
-        delays, delay, total = [], self.first_delay_s, 0.0
+    def delays_s(self) -> Iterator[float]:
+        """The waits between attempts at the write, doubling up to ``max_delay_s``
+        (computed as they are needed: nearly every write needs none)."""
+        delay, total = self.first_delay_s, 0.0
         while total + delay <= self.patience_s:
-            delays.append(delay)
+            yield delay
             total += delay
             delay = min(delay * 2, self.max_delay_s)
-        return delays
 
 
 FINAL_WRITE = FinalWriteRetries()

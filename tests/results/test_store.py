@@ -110,3 +110,47 @@ def test_submitting_a_job_writes_its_queued_record_and_payload(store: Any) -> No
 
     assert store.get("j6")["status"] == "queued"
     assert store.load_payload("j6") == ("configuration_test", {"configuration": "main"})
+
+
+def test_a_fresh_job_is_read_and_marked_running_in_one_step_once(store: Any) -> None:
+    queued = new_record("s1", "chat_completions_without_history", "prod/eu – ünïcode")
+    store.submit(queued, "chat_completions_without_history", {"configuration": "x"})
+
+    first, fresh = store.start("s1", "2026-11-22T18:00:00.000Z")
+    again, fresh_again = store.start("s1", "2026-11-22T18:00:05.000Z")
+
+    assert fresh is True
+    assert fresh_again is False
+    expected = {**queued, "status": "running", "attempts": 1}
+    expected["started_at"] = "2026-11-22T18:00:00.000Z"
+    assert first == expected
+    assert again == expected  # the second call changed nothing
+    assert store.get("s1") == expected
+    if isinstance(store, RedisResultStore):  # what lists show follows the record
+        assert store.recent_jobs(10)[0]["status"] == "running"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": "retrying", "attempts": 1, "error": {"type": "provider", "message": "busy"}},
+        {"status": "running", "attempts": 1},
+        {"status": "succeeded", "success": True, "attempts": 1},
+        {"status": "queued", "attempts": 2},  # retried by hand after failures
+    ],
+)
+def test_any_other_record_comes_back_unchanged_for_the_runner(
+    store: Any, change: dict[str, Any]
+) -> None:
+    record = {**new_record("s2", "configuration_test", "main"), **change}
+    store.put(record)
+
+    found, fresh = store.start("s2", "2026-11-22T18:00:00.000Z")
+
+    assert fresh is False
+    assert found == record
+    assert store.get("s2") == record
+
+
+def test_starting_an_unknown_job_finds_nothing(store: Any) -> None:
+    assert store.start("nobody", "2026-11-22T18:00:00.000Z") == (None, False)

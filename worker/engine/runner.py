@@ -113,27 +113,33 @@ class JobRunner:
         its workers ends as failed instead of looping forever. Waiting for rate-limit
         capacity is not an attempt, but its total is bounded.
         """
-        # Status only: a finished job's output may be a gigabyte kept in parts.
-        record = self.results.get(job_id, read_output=False)
-        if record is None:  # expired, or enqueued by hand: start a record now
-            configuration = payload.get("configuration") if isinstance(payload, dict) else None
-            name = configuration if isinstance(configuration, str) else None
-            record = new_record(job_id, operation_name, name)
-        if record["status"] in FINAL_STATUSES:
-            log.info("job.skipped", reason="already final", status=record["status"])
-            return Done(record["status"])
-        # Only a delivery that went back in line leaves answers behind; a first one has none.
-        ledger = self.ledgers.for_delivery(
-            job_id, known_empty=record["status"] == "queued" and record["attempts"] == 0
-        )
-        retries_done = record["attempts"]
-        if record["status"] == "running":
-            decision = self._after_interruption(record, ledger)
-            if decision is not None:
-                return decision
-        record.update(status="running", attempts=retries_done + 1, retry_at=None)
-        record["started_at"] = record["started_at"] or now_iso()
-        self.results.put(record)
+        # A freshly queued job is read and marked running in one step; any other record
+        # comes back as it is (status only: a finished job's output may be a gigabyte).
+        record, fresh = self.results.start(job_id, now_iso())
+        if fresh:
+            assert record is not None
+            ledger = self.ledgers.for_delivery(job_id, known_empty=True)
+            retries_done = 0
+        else:
+            if record is None:  # expired, or enqueued by hand: start a record now
+                configuration = payload.get("configuration") if isinstance(payload, dict) else None
+                name = configuration if isinstance(configuration, str) else None
+                record = new_record(job_id, operation_name, name)
+            if record["status"] in FINAL_STATUSES:
+                log.info("job.skipped", reason="already final", status=record["status"])
+                return Done(record["status"])
+            # Only a delivery that went back in line leaves answers behind.
+            ledger = self.ledgers.for_delivery(
+                job_id, known_empty=record["status"] == "queued" and record["attempts"] == 0
+            )
+            retries_done = record["attempts"]
+            if record["status"] == "running":
+                decision = self._after_interruption(record, ledger)
+                if decision is not None:
+                    return decision
+            record.update(status="running", attempts=retries_done + 1, retry_at=None)
+            record["started_at"] = record["started_at"] or now_iso()
+            self.results.put(record)
         log.debug("job.started", attempt=record["attempts"])
 
         started = time.perf_counter()

@@ -41,6 +41,16 @@ class ResultStore(Protocol):
         """Write ``record``; refused (False) if the stored one is final, unless ``force``."""
         ...
 
+    def start(self, job_id: str, now: str) -> tuple[dict[str, Any] | None, bool]:
+        """The record, read and, if freshly queued, marked running in the same step.
+
+        Returns the record (as stored after the call; ``None`` without one, and an
+        output kept in parts left unread) and whether this call started it: status
+        ``running``, ``attempts`` 1, ``started_at`` ``now``. Any other record is returned
+        as it is, for the caller to decide.
+        """
+        ...
+
     def submit(
         self,
         record: dict[str, Any],
@@ -103,6 +113,7 @@ class RedisResultStore:
         self._submit = client.register_script(load_script("submit.lua"))
         self._withdraw = client.register_script(load_script("withdraw.lua"))
         self._requeue_failed = client.register_script(load_script("requeue_failed.lua"))
+        self._start = client.register_script(load_script("start.lua"))
 
     def get(self, job_id: str, *, read_output: bool = True) -> dict[str, Any] | None:
         # A record can be replaced between reading it and reading its parts (which the
@@ -155,6 +166,15 @@ class RedisResultStore:
         if replaced:
             self.parts.delete(job_id, PartsMarker.decode(reply_text(replaced)))
         return bool(written_flag)
+
+    def start(self, job_id: str, now: str) -> tuple[dict[str, Any] | None, bool]:
+        found = self._start(keys=[self.keys.job(job_id)], args=[now, self.ttl_s])
+        if not found:
+            return None, False
+        started, raw = found
+        record: dict[str, Any] = json.loads(raw)
+        record.pop(_PARTS_FIELD, None)
+        return record, bool(started)
 
     def failed_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
         return self._summaries(self.keys.failed, limit)
@@ -254,6 +274,17 @@ class MemoryResultStore:
             stored = {**record, "output": plain_output(record.get("output"))}
             self.records[record["job_id"]] = json.loads(json.dumps(stored))
             return True
+
+    def start(self, job_id: str, now: str) -> tuple[dict[str, Any] | None, bool]:
+        with self._lock:
+            record = self.records.get(job_id)
+            if record is None:
+                return None, False
+            fresh = record["status"] == "queued" and record["attempts"] == 0
+            if fresh and record.get("started_at") is None:
+                record.update(status="running", attempts=1, started_at=now)
+                return json.loads(json.dumps(record)), True
+            return json.loads(json.dumps(record)), False
 
     def submit(
         self,

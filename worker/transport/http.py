@@ -136,6 +136,9 @@ class HttpClient:
             response = self.session.request(
                 method,
                 url,
+                # The request carries its own auth headers: no .netrc lookup (requests
+                # would otherwise read ~/.netrc per request and could replace them).
+                auth=_no_auth,
                 headers=dict(headers),
                 json=json_body,
                 data=data,
@@ -187,6 +190,11 @@ class HttpClient:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """An auth that adds nothing: the worker's own headers authenticate."""
+    return request
 
 
 def _unanswered(message: str) -> TransportError:
