@@ -16,7 +16,7 @@ from typing import Protocol
 
 import redis
 
-from worker.connections import load_script
+from worker.connections import LuaScript
 from worker.keys import Keys
 from worker.retries import INLINE, InlineRetries
 
@@ -80,8 +80,8 @@ class RedisRateLimiter:
         self.inline = inline
         self.client = client
         # KEYS, ARGV and what they return: worker/lua/rate_limit_*.lua.
-        self._acquire = client.register_script(load_script("rate_limit_acquire.lua"))
-        self._tokens = client.register_script(load_script("rate_limit_tokens.lua"))
+        self._acquire = LuaScript(client, "rate_limit_acquire.lua")
+        self._tokens = LuaScript(client, "rate_limit_tokens.lua")
 
     def try_acquire(self) -> float:
         """0 when a request was admitted, else the seconds until there may be room."""

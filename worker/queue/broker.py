@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
 
 from worker.keys import QUEUE_NAME, Keys
 from worker.queue.middleware import JobLogContext, WorkerHeartbeat, host_metrics
@@ -23,6 +23,13 @@ from worker.settings import Settings
 #: an idle worker issues a few commands a second, so this finds them within seconds
 #: of the heartbeat timeout. Maintenance is a few cheap sorted-set reads.
 MAINTENANCE_CHANCE = 100_000
+
+
+def _dramatiq_middleware() -> list[dramatiq.Middleware]:
+    """Of Dramatiq's default middleware, the two our actors use: the time limit and
+    retries. Age limits, callbacks, pipelines and shutdown notifications are options no
+    actor here sets, and every middleware is called several times per message."""
+    return [TimeLimit(), Retries()]
 
 
 def queue_name(settings: Settings) -> str:
@@ -40,7 +47,7 @@ def build_broker(settings: Settings, url: str, *, for_workers: bool = True) -> A
     if settings.uses_rabbitmq:
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        broker = RabbitmqBroker(url=settings.broker_url)
+        broker = RabbitmqBroker(url=settings.broker_url, middleware=_dramatiq_middleware())
     else:
         keys = Keys(settings.namespace)
         broker = WakingRedisBroker(
@@ -49,6 +56,7 @@ def build_broker(settings: Settings, url: str, *, for_workers: bool = True) -> A
             namespace=keys.dramatiq_namespace,
             heartbeat_timeout=int(settings.heartbeat_timeout_s * 1000),
             maintenance_chance=MAINTENANCE_CHANCE,
+            middleware=_dramatiq_middleware(),
         )
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(JobLogContext())

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import redis
 
-from worker.connections import load_script, reply_text
+from worker.connections import LuaScript, reply_text
 from worker.keys import Keys
 from worker.results.parts import DEFAULT_PART_BYTES, OutputParts, PartsMarker
 from worker.results.record import FINAL_STATUSES
@@ -109,11 +109,11 @@ class RedisResultStore:
         self.ttl_s = ttl_s
         self.parts = OutputParts(client, keys, part_bytes)
         # KEYS, ARGV and what they return: the scripts in worker/lua/.
-        self._put = client.register_script(load_script("put_unless_final.lua"))
-        self._submit = client.register_script(load_script("submit.lua"))
-        self._withdraw = client.register_script(load_script("withdraw.lua"))
-        self._requeue_failed = client.register_script(load_script("requeue_failed.lua"))
-        self._start = client.register_script(load_script("start.lua"))
+        self._put = LuaScript(client, "put_unless_final.lua")
+        self._submit = LuaScript(client, "submit.lua")
+        self._withdraw = LuaScript(client, "withdraw.lua")
+        self._requeue_failed = LuaScript(client, "requeue_failed.lua")
+        self._start = LuaScript(client, "start.lua")
 
     def get(self, job_id: str, *, read_output: bool = True) -> dict[str, Any] | None:
         # A record can be replaced between reading it and reading its parts (which the
