@@ -47,3 +47,35 @@ def test_an_idle_worker_takes_a_job_when_it_is_enqueued_not_at_its_next_poll(
         assert record["status"] == "succeeded"
 
     assert max(waits) < 0.3, f"jobs waited {[round(w, 2) for w in waits]} s: no wake-up"
+
+
+def test_every_finished_job_is_acknowledged_though_acks_go_out_in_batches(
+    client: Any, start_worker: Any, wire_server: Any, redis_url: str, namespace: str
+) -> None:
+    client.configurations().save(make_configuration("openai", wire_server.url))
+    worker = start_worker(threads=4)
+    connection = redis.Redis.from_url(redis_url)
+    messages = f"{Keys(namespace).queue}.msgs"  # Dramatiq deletes a message once acked
+
+    job_ids = [
+        client.submit(
+            "chat_completions_without_history",
+            {"configuration": "test", "model": "gpt-4o-mini", "user_prompt": f"hi {n}"},
+        )
+        for n in range(10)
+    ]
+    assert all(client.wait(job_id, 30)["status"] == "succeeded" for job_id in job_ids)
+    deadline = time.monotonic() + 10  # a batch waits at most one idle poll
+    while connection.hlen(messages) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    acked_while_running = connection.hlen(messages) == 0
+    more = client.submit(
+        "chat_completions_without_history",
+        {"configuration": "test", "model": "gpt-4o-mini", "user_prompt": "last"},
+    )
+    assert client.wait(more, 30)["status"] == "succeeded"
+    worker.stop()  # what is still waiting goes out as the consumer shuts down
+
+    assert acked_while_running
+    assert connection.hlen(messages) == 0
+    assert len(wire_server.requests) == 11  # and nothing ran twice

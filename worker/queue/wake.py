@@ -9,22 +9,32 @@ came back empty waits on that channel instead of sleeping. It fetches as soon as
 arrives, and polls exactly as before when none does: no more idle load on Redis, one
 subscribed connection per worker process, and nothing published while the queue is
 busy. A lost wake-up costs nothing but the old poll delay.
+
+The consumer also acknowledges in batches (one pipeline for the messages finished since
+its last pass) instead of a round trip per message: a message is acknowledged only
+after its job's final record is written, so a batch lost in a crash means only
+redeliveries the runner skips.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from typing import Any
 
+import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff, current_millis, dq_name
+from dramatiq.errors import ConnectionClosed
 
 from worker.connections import load_script
 
 #: Dramatiq's suffix of delay queues, whose messages wait for a time, not an event.
 _DELAYED = dq_name("")
+#: Acknowledgements sent in one round trip, at most.
+ACK_BATCH = 64
 
 
 class WakingRedisBroker(RedisBroker):
@@ -32,6 +42,7 @@ class WakingRedisBroker(RedisBroker):
 
     def __init__(self, *, wake_channel: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
+        self.add_middleware(FlushAcks())
         self.wake_channel = wake_channel
         self._wake = self.client.register_script(load_script("wake.lua"))
 
@@ -39,25 +50,25 @@ class WakingRedisBroker(RedisBroker):
     def consumer_class(self) -> type[_RedisConsumer]:
         return WakingConsumer
 
-    def do_enqueue(self, queue_name: str, message_id: str, data: bytes) -> None:
-        """Dramatiq's enqueue command, and the wake-up, in one MULTI/EXEC.
-
-        The arguments are those ``RedisBroker._dispatch`` gives Dramatiq's dispatch
-        script for ``enqueue`` (tests run real enqueues and fetches through both).
-        """
-        dispatch = self.scripts["dispatch"]
-        args = [
-            "enqueue",
+    def dispatch_args(self, command: str, queue_name: str, *args: Any) -> list[Any]:
+        """What ``RedisBroker._dispatch`` gives Dramatiq's dispatch script for a command
+        (tests run real enqueues, fetches and acknowledgements through both)."""
+        return [
+            command,
             current_millis(),
             queue_name,
             self.broker_id,
             self.heartbeat_timeout,
             self.dead_message_ttl,
-            self._should_do_maintenance("enqueue"),
+            self._should_do_maintenance(command),
             self._max_unpack_size(),  # type: ignore[no-untyped-call]
-            message_id,
-            data,
+            *args,
         ]
+
+    def do_enqueue(self, queue_name: str, message_id: str, data: bytes) -> None:
+        """Dramatiq's enqueue command, and the wake-up, in one MULTI/EXEC."""
+        dispatch = self.scripts["dispatch"]
+        args = self.dispatch_args("enqueue", queue_name, message_id, data)
         wakes = not queue_name.endswith(_DELAYED)
         for attempt in (1, 2):
             pipe = self.client.pipeline(transaction=True)
@@ -80,6 +91,17 @@ class WakingRedisBroker(RedisBroker):
             return
 
 
+class FlushAcks(dramatiq.Middleware):
+    """Send a consumer's waiting acknowledgements when its thread shuts down (Dramatiq
+    stops its consumer threads without closing their consumers)."""
+
+    def before_consumer_thread_shutdown(self, broker: Any, thread: Any) -> None:
+        consumer = getattr(thread, "consumer", None)
+        if isinstance(consumer, WakingConsumer):
+            with contextlib.suppress(redis.RedisError, ConnectionClosed):
+                consumer.flush_acks()
+
+
 class WakingConsumer(_RedisConsumer):
     """A consumer that, when its fetch comes back empty, waits for a wake-up instead of
     sleeping.
@@ -97,8 +119,48 @@ class WakingConsumer(_RedisConsumer):
         self.wake_channel = broker.wake_channel
         self.wakes = not queue_name.endswith(_DELAYED)
         self.pubsub: Any = None
+        self._acks: list[str] = []
+        self._acks_lock = threading.Lock()
+
+    def ack(self, message: Any) -> None:
+        """Acknowledge in batches, a round trip for up to ``ACK_BATCH`` messages.
+
+        Called by a worker thread once the job's record is final in Redis. Until the
+        batch goes out, a crash would deliver the message again, and the runner would
+        find its record final and skip it: nothing runs or is paid for twice.
+        """
+        with self._acks_lock:
+            self._acks.append(message.options["redis_message_id"])
+            full = len(self._acks) >= ACK_BATCH
+        self.queued_message_ids.discard(message.message_id)
+        if full:
+            self.flush_acks()
+
+    def flush_acks(self) -> None:
+        """Send the acknowledgements waiting, in one pipeline."""
+        with self._acks_lock:
+            ids, self._acks = self._acks, []
+        if not ids:
+            return
+        broker = self.broker
+        pipe = broker.client.pipeline(transaction=False)
+        for message_id in ids:
+            args = broker.dispatch_args("ack", self.queue_name, message_id)
+            pipe.evalsha(broker.scripts["dispatch"].sha, 1, broker.namespace, *args)
+        try:
+            answers = pipe.execute(raise_on_error=False)
+        except redis.ConnectionError as exc:
+            with self._acks_lock:
+                self._acks[:0] = ids  # sent again with the next batch
+            raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+        for message_id, answer in zip(ids, answers, strict=True):
+            if isinstance(answer, Exception):  # e.g. a Redis that lost its scripts
+                broker.do_ack(self.queue_name, message_id)
 
     def __next__(self) -> Any:
+        # The consumer thread passes here at least once per idle poll: no
+        # acknowledgement waits longer than that.
+        self.flush_acks()
         message = super().__next__()  # type: ignore[no-untyped-call]
         if message is None:
             self._idle()
@@ -126,6 +188,8 @@ class WakingConsumer(_RedisConsumer):
             time.sleep(backoff_ms / 1000)
 
     def close(self) -> None:
+        with contextlib.suppress(redis.RedisError, ConnectionClosed):
+            self.flush_acks()
         if self.pubsub is not None:
             with contextlib.suppress(redis.RedisError):  # a broken connection
                 self.pubsub.close()
