@@ -132,21 +132,25 @@ class HttpClient:
         back), the error's details say ``may_have_been_billed``.
         """
         timeout = (self.connect_timeout_s, timeout_s or self.timeout_s)
+        session = self.session
         try:
-            response = self.session.request(
+            # A prepared request sent through the session (requests' documented
+            # lower-level path): the session's default headers and hooks, but none of its
+            # per-call merging of cookies, auth and settings, and no ~/.netrc lookup,
+            # which could replace the request's own auth header. The environment's
+            # proxy and CA settings are read once per host (``_Session``).
+            prepared = requests.Request(
                 method,
                 url,
-                # The request carries its own auth headers: no .netrc lookup (requests
-                # would otherwise read ~/.netrc per request and could replace them).
-                auth=_no_auth,
-                headers=dict(headers),
+                headers={**session.headers, **headers},
                 json=json_body,
                 data=data,
                 files=files,
                 params=params,
-                timeout=timeout,
-                allow_redirects=False,
-            )
+                hooks=session.hooks,
+            ).prepare()
+            settings = session.merge_environment_settings(url, {}, None, None, None)
+            response = session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
             content = response.content
         except requests.exceptions.InvalidHeader:
             # Its message quotes the header value, which may be the key: never pass it on.
@@ -190,11 +194,6 @@ class HttpClient:
         if self._session is not None:
             self._session.close()
             self._session = None
-
-
-def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """An auth that adds nothing: the worker's own headers authenticate."""
-    return request
 
 
 def _unanswered(message: str) -> TransportError:
