@@ -37,7 +37,7 @@ SCENARIOS = (
     "in_flight",
 )
 
-#: Sizes of a full run (about eight minutes on 2 cores) and of ``--quick``.
+#: Sizes of a full run (about seven minutes on 2 cores) and of ``--quick``.
 FULL = {
     "overhead_jobs": 2000,
     "logging_jobs": 1000,

@@ -206,14 +206,25 @@ def overhead(bench: Bench, jobs: int, processes: int, threads: int) -> dict[str,
     return figures
 
 
-def _drain(bench: Bench, jobs: int, configuration: str, workers_: Any) -> dict[str, Any]:
-    """Fill the queue while the workers are frozen, then time only the draining."""
+def _drain(
+    bench: Bench,
+    jobs: int,
+    configuration: str,
+    workers_: Any,
+    keep: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Fill the queue while the workers are frozen, then time only the draining.
+
+    The final records are added to ``keep`` when given.
+    """
     workers_.pause()
     job_ids = submit_chats(bench.client, jobs, configuration)
     cpu_before = workers_.cpu_s()
     workers_.resume()
     found = wait_all(bench.client, job_ids, timeout_s=300)
     cpu_s = workers_.cpu_s() - cpu_before
+    if keep is not None:
+        keep.extend(found)
     # From the first job started, not from the resume: a consumer frozen in its idle
     # back-off (up to a second) would otherwise count as slowness.
     first = min(timestamp(r["started_at"]) for r in found)
@@ -358,9 +369,9 @@ def _steady_in_flight(found: list[dict[str, Any]], points: int = 200) -> float:
     """The mean number of jobs running between the first job's end and the last job's
     start: the calls a worker keeps in flight once ramped up, before the queue runs dry.
 
-    End-to-end throughput also counts the ramp (submitting thousands of jobs takes the
-    bench's producer seconds) and the last wave running out; by Little's law, this
-    figure divided by the delay is the throughput the workers sustain.
+    The drain's throughput also counts the ramp-up (fetching and starting thousands of
+    calls) and the last wave running out; by Little's law, this figure divided by the
+    delay is the throughput the workers sustain.
     """
     starts = sorted(timestamp(r["started_at"]) for r in found)
     ends = sorted(timestamp(r["finished_at"]) for r in found)
@@ -414,7 +425,10 @@ def in_flight(
     """Many slow calls at once: throughput against slots / delay, and the memory it takes.
 
     The workers run ``processes`` × ``threads`` against a provider answering after
-    ``delay_ms``; side by side, in processes of their own, the same calls from as many
+    ``delay_ms``, draining a queue filled beforehand (submitting thousands of jobs takes
+    the bench's producer seconds, which would count as the workers' ramp-up); timed
+    from the first job started to the last finished, as the bare loops are timed from
+    their first call. Side by side, in processes of their own, the same calls from as many
     threads with bare ``requests``, and from as many coroutines on one event loop with
     an async client (``aiohttp`` when installed, ``httpx2``). Worker memory is the resident set
     of all worker processes (Dramatiq's parent included): sampled every 0.5 s and added
@@ -455,13 +469,16 @@ def in_flight(
         sampler.start()
         found: list[dict[str, Any]] = []
         try:
-            queued = _drive(bench, jobs, configuration, running, found)
+            queued = _drain(bench, jobs, configuration, running, found)
         finally:
             stop.set()
             sampler.join()
         figures.update(
             {
-                **queued,
+                "jobs": jobs,
+                "succeeded": queued["succeeded"],
+                "jobs_per_s": queued["jobs_per_s"],
+                "worker_cpu_ms_per_job": queued["cpu_ms_per_job"],
                 "idle_cpu_percent": round(idle_cpu * 100, 1),
                 "rss_mb": max(samples, default=running.rss_sum_mb()),
                 "peak_rss_sum_mb": running.peak_rss_sum_mb(),
