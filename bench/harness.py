@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -68,6 +69,16 @@ def provider_server(processes: int = 1) -> Iterator[str]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
+
+
+def raise_open_files(needed: int) -> int:
+    """Raise this process's soft limit of open files towards ``needed`` (as far as the
+    hard limit allows), for the processes it starts from now on; returns the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return soft
 
 
 def server_requests(base_url: str) -> int:
@@ -147,15 +158,32 @@ class Workers:
                 total += times.user + times.system
         return total
 
-    def peak_rss_mb(self) -> float:
-        """The largest peak resident set (VmHWM) among the worker processes."""
-        peak = 0
+    def _status_kib(self, field: str) -> list[int]:
+        """A ``/proc/PID/status`` figure (in KiB) of each worker process."""
+        found = []
         for process in self.family():
             with contextlib.suppress(OSError, psutil.NoSuchProcess):
                 for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
-        return round(peak / 1024, 1)
+                    if line.startswith(f"{field}:"):
+                        found.append(int(line.split()[1]))
+        return found
+
+    def peak_rss_mb(self) -> float:
+        """The largest peak resident set (VmHWM) among the worker processes."""
+        return round(max(self._status_kib("VmHWM"), default=0) / 1024, 1)
+
+    def peak_rss_sum_mb(self) -> float:
+        """Every worker process's peak resident set (VmHWM), added up: an upper bound of
+        their peak together, as the peaks need not coincide."""
+        return round(sum(self._status_kib("VmHWM")) / 1024, 1)
+
+    def rss_sum_mb(self) -> float:
+        """The resident sets of the worker processes now, added up."""
+        return round(sum(self._status_kib("VmRSS")) / 1024, 1)
+
+    def virtual_sum_mb(self) -> float:
+        """The address space of the worker processes now (thread stacks count here)."""
+        return round(sum(self._status_kib("VmSize")) / 1024, 1)
 
     def pause(self) -> None:
         """Freeze the worker processes (SIGSTOP); heartbeats allow a few seconds."""
@@ -178,11 +206,14 @@ class Workers:
 
 
 @contextlib.contextmanager
-def workers(bench: Bench, processes: int, threads: int, **env: str) -> Iterator[Workers]:
-    """Started workers, warmed up: every thread has run a job (imports, pools, caches)."""
+def workers(
+    bench: Bench, processes: int, threads: int, *, warm_jobs: int | None = None, **env: str
+) -> Iterator[Workers]:
+    """Started workers, warmed up by ``warm_jobs`` zero-delay jobs (by default two per
+    thread, so every thread has likely run one: imports, pools, caches)."""
     started = Workers(bench, processes, threads, **env)
     try:
-        warm = processes * threads * 2
+        warm = processes * threads * 2 if warm_jobs is None else warm_jobs
         name = bench.configure(0, "bench-warmup")
         wait_all(bench.client, submit_chats(bench.client, warm, name), timeout_s=120)
         yield started

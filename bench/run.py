@@ -34,9 +34,10 @@ SCENARIOS = (
     "embeddings",
     "scale_out",
     "round_trips",
+    "in_flight",
 )
 
-#: Sizes of a full run (about four minutes on 2 cores) and of ``--quick``.
+#: Sizes of a full run (about seven minutes on 2 cores) and of ``--quick``.
 FULL = {
     "overhead_jobs": 2000,
     "logging_jobs": 1000,
@@ -47,6 +48,10 @@ FULL = {
     "embedding_dims": 1536,
     "scale_out_jobs": 1500,
     "round_trip_jobs": 1000,
+    # Three waves of 2,048 ten-second calls: the bound is 204.8 jobs/s.
+    "in_flight_jobs": 6144,
+    "in_flight_threads": 1024,
+    "in_flight_delay_ms": 10_000,
 }
 QUICK = {
     "overhead_jobs": 200,
@@ -58,9 +63,16 @@ QUICK = {
     "embedding_dims": 256,
     "scale_out_jobs": 200,
     "round_trip_jobs": 50,
+    "in_flight_jobs": 384,
+    "in_flight_threads": 64,
+    "in_flight_delay_ms": 1000,
 }
 PROCESSES, THREADS = 2, 8
 CONCURRENCY_THREADS = 16
+#: Open files the bench asks for (its children inherit the limit): 2,048 calls in flight
+#: hold a connection each in the workers and in the provider stand-in, and Redis serves
+#: a connection per busy worker thread.
+OPEN_FILES = 16_384
 
 
 def plan(sizes: dict[str, int]) -> dict[str, Callable[[Any], dict[str, Any]]]:
@@ -82,6 +94,13 @@ def plan(sizes: dict[str, int]) -> dict[str, Callable[[Any], dict[str, Any]]]:
         ),
         "scale_out": lambda b: scenarios.scale_out(b, sizes["scale_out_jobs"], THREADS),
         "round_trips": lambda b: round_trips.measure(b, sizes["round_trip_jobs"]),
+        "in_flight": lambda b: scenarios.in_flight(
+            b,
+            sizes["in_flight_jobs"],
+            PROCESSES,
+            sizes["in_flight_threads"],
+            sizes["in_flight_delay_ms"],
+        ),
     }
 
 
@@ -94,13 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     # Stopped from outside: still stop the workers, the server and Redis, delete the keys.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    from bench.harness import Bench, provider_server, redis_url
+    from bench.harness import Bench, provider_server, raise_open_files, redis_url
 
     sizes = dict(QUICK if args.quick else FULL)
     for key in sizes:
         if key.endswith(("_jobs", "_chunks")):
             sizes[key] = max(4, int(sizes[key] * args.scale))
     failures = 0
+    # Before Redis and the provider stand-in start: thousands of connections in flight.
+    raise_open_files(OPEN_FILES)
     with redis_url() as redis, provider_server() as server:
         bench = Bench(redis, server)
         try:

@@ -1,4 +1,4 @@
-"""The five measurements; each returns the figures of one JSON line.
+"""The measurements; each returns the figures of one JSON line.
 
 Worker throughput is end to end: from the first ``submit`` to the last record turning
 ``succeeded`` (the records' own ``finished_at``), unless a scenario says otherwise.
@@ -6,12 +6,17 @@ Worker throughput is end to end: from the first ``submit`` to the last record tu
 
 from __future__ import annotations
 
+import bisect
 import concurrent.futures
 import json
 import math
+import resource
 import statistics
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -39,8 +44,17 @@ def _succeeded(found: list[dict[str, Any]]) -> int:
     return sum(1 for record in found if record["status"] == "succeeded")
 
 
-def _drive(bench: Bench, jobs: int, configuration: str, workers_: Any) -> dict[str, Any]:
-    """Submit ``jobs`` chats into running workers and wait; throughput and CPU per job."""
+def _drive(
+    bench: Bench,
+    jobs: int,
+    configuration: str,
+    workers_: Any,
+    keep: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Submit ``jobs`` chats into running workers and wait; throughput and CPU per job.
+
+    The final records are added to ``keep`` when given.
+    """
     cpu_before = workers_.cpu_s()
     started = time.time()
     # Several producer threads, so submitting is not what limits the throughput.
@@ -52,6 +66,8 @@ def _drive(bench: Bench, jobs: int, configuration: str, workers_: Any) -> dict[s
     submitted = time.time()
     found = wait_all(bench.client, job_ids, timeout_s=300)
     cpu_s = workers_.cpu_s() - cpu_before
+    if keep is not None:
+        keep.extend(found)
     elapsed = max(timestamp(r["finished_at"]) for r in found) - started
     return {
         "jobs": jobs,
@@ -191,14 +207,25 @@ def overhead(bench: Bench, jobs: int, processes: int, threads: int) -> dict[str,
     return figures
 
 
-def _drain(bench: Bench, jobs: int, configuration: str, workers_: Any) -> dict[str, Any]:
-    """Fill the queue while the workers are frozen, then time only the draining."""
+def _drain(
+    bench: Bench,
+    jobs: int,
+    configuration: str,
+    workers_: Any,
+    keep: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Fill the queue while the workers are frozen, then time only the draining.
+
+    The final records are added to ``keep`` when given.
+    """
     workers_.pause()
     job_ids = submit_chats(bench.client, jobs, configuration)
     cpu_before = workers_.cpu_s()
     workers_.resume()
     found = wait_all(bench.client, job_ids, timeout_s=300)
     cpu_s = workers_.cpu_s() - cpu_before
+    if keep is not None:
+        keep.extend(found)
     # From the first job started, not from the resume: a consumer frozen in its idle
     # back-off (up to a second) would otherwise count as slowness.
     first = min(timestamp(r["started_at"]) for r in found)
@@ -336,4 +363,157 @@ def scale_out(bench: Bench, jobs: int, threads: int) -> dict[str, Any]:
         for key, value in drained.items():
             figures[f"p{processes}_{key}"] = value
     figures["two_vs_one_ratio"] = round(figures["p2_jobs_per_s"] / figures["p1_jobs_per_s"], 3)
+    return figures
+
+
+def _steady_in_flight(found: list[dict[str, Any]], points: int = 200) -> float:
+    """The mean number of jobs running between the first job's end and the last job's
+    start: the calls a worker keeps in flight once ramped up, before the queue runs dry.
+
+    The drain's throughput also counts the ramp-up (fetching and starting thousands of
+    calls) and the last wave running out; by Little's law, this figure divided by the
+    delay is the throughput the workers sustain.
+    """
+    starts = sorted(timestamp(r["started_at"]) for r in found)
+    ends = sorted(timestamp(r["finished_at"]) for r in found)
+    first, last = ends[0], starts[-1]
+    if last <= first:  # a single wave: no steady state to speak of
+        return float(len(found))
+    moments = [first + (last - first) * i / (points - 1) for i in range(points)]
+    running = [bisect.bisect(starts, t) - bisect.bisect(ends, t) for t in moments]
+    return statistics.fmean(running)
+
+
+def _bare_in_flight(
+    base_url: str, mode: str, concurrency: int, calls: int, delay_ms: int
+) -> dict[str, Any] | str:
+    """``bench/bare_in_flight.py`` in a process of its own, or why it could not run."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("bare_in_flight.py")),
+            f"{base_url}/d{delay_ms}/v1/chat/completions",
+            f"--mode={mode}",
+            f"--concurrency={concurrency}",
+            f"--calls={calls}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+    figures: dict[str, Any] = json.loads(done.stdout)
+    return figures
+
+
+#: File descriptors a worker process holds beyond one HTTP and one Redis connection per
+#: thread (broker, heartbeat, wake-up subscription, logs, libraries), with room to spare.
+FD_MARGIN = 256
+
+
+def in_flight(
+    bench: Bench,
+    jobs: int,
+    processes: int,
+    threads: int,
+    delay_ms: int,
+    *,
+    asyncio_baselines: tuple[str, ...] = ("aiohttp", "httpx2"),
+    **env: str,
+) -> dict[str, Any]:
+    """Many slow calls at once: throughput against slots / delay, and the memory it takes.
+
+    The workers run ``processes`` × ``threads`` against a provider answering after
+    ``delay_ms``, draining a queue filled beforehand (submitting thousands of jobs takes
+    the bench's producer seconds, which would count as the workers' ramp-up); timed
+    from the first job started to the last finished, as the bare loops are timed from
+    their first call. Side by side, in processes of their own, the same calls from as many
+    threads with bare ``requests``, and from as many coroutines on one event loop with
+    an async client (``aiohttp`` when installed, ``httpx2``). Worker memory is the resident set
+    of all worker processes (Dramatiq's parent included): sampled every 0.5 s and added
+    up (``rss_mb``), and each process's peak (VmHWM) added up (``peak_rss_sum_mb``, an
+    upper bound).
+    """
+    slots = processes * threads
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    maxclients = int(bench.client.redis.config_get("maxclients")["maxclients"])
+    # Each worker thread may hold a provider and a Redis connection; the server one per call.
+    if limit < threads * 2 + FD_MARGIN or limit < slots + FD_MARGIN:
+        raise RuntimeError(f"open files limit {limit} is too low for {slots} calls in flight")
+    if maxclients < slots + FD_MARGIN:
+        raise RuntimeError(f"Redis maxclients {maxclients} is too low for {slots} threads")
+    figures: dict[str, Any] = {
+        "processes": processes,
+        "threads": threads,
+        "slots": slots,
+        "delay_ms": delay_ms,
+        "open_files_limit": limit,
+        "redis_maxclients": maxclients,
+        **{f"env_{key}": value for key, value in env.items()},
+    }
+    configuration = bench.configure(delay_ms)
+    with workers(bench, processes, threads, warm_jobs=slots, **env) as running:
+        # What thousands of idle threads cost: CPU over a few quiet seconds.
+        idle_before, idle_started = running.cpu_s(), time.monotonic()
+        time.sleep(3)
+        idle_cpu = (running.cpu_s() - idle_before) / (time.monotonic() - idle_started)
+        samples: list[float] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.5):
+                samples.append(running.rss_sum_mb())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        found: list[dict[str, Any]] = []
+        try:
+            queued = _drain(bench, jobs, configuration, running, found)
+        finally:
+            stop.set()
+            sampler.join()
+        figures.update(
+            {
+                "jobs": jobs,
+                "succeeded": queued["succeeded"],
+                "jobs_per_s": queued["jobs_per_s"],
+                "worker_cpu_ms_per_job": queued["cpu_ms_per_job"],
+                "idle_cpu_percent": round(idle_cpu * 100, 1),
+                "rss_mb": max(samples, default=running.rss_sum_mb()),
+                "peak_rss_sum_mb": running.peak_rss_sum_mb(),
+                "virtual_mb": running.virtual_sum_mb(),
+            }
+        )
+    bound = slots / (delay_ms / 1000)
+    waves_bound = jobs / (math.ceil(jobs / slots) * delay_ms / 1000)
+    figures["bound_jobs_per_s"] = round(bound, 1)
+    figures["efficiency_ratio"] = round(queued["jobs_per_s"] / bound, 3)
+    figures["whole_waves_efficiency_ratio"] = round(queued["jobs_per_s"] / waves_bound, 3)
+    steady = _steady_in_flight(found)
+    figures["steady_in_flight"] = round(steady, 1)
+    figures["steady_jobs_per_s"] = round(steady / (delay_ms / 1000), 1)
+    figures["steady_efficiency_ratio"] = round(steady / slots, 3)
+    figures["rss_kib_per_slot"] = round(figures["rss_mb"] * 1024 / slots, 1)
+    bare = _bare_in_flight(bench.server, "threads", slots, jobs, delay_ms)
+    if isinstance(bare, str):
+        figures["requests_failed"] = bare
+    else:
+        figures.update(
+            requests_per_s=bare["per_s"],
+            requests_efficiency_ratio=round(bare["per_s"] / bound, 3),
+            requests_rss_mb=bare["peak_rss_mb"],
+            requests_cpu_ms_per_call=bare["cpu_ms_per_call"],
+            worker_vs_requests_ratio=round(queued["jobs_per_s"] / bare["per_s"], 3),
+            worker_vs_requests_rss_ratio=round(figures["rss_mb"] / bare["peak_rss_mb"], 3),
+        )
+    for mode in asyncio_baselines:
+        found = _bare_in_flight(bench.server, mode, slots, jobs, delay_ms)
+        if isinstance(found, str):
+            figures[f"{mode}_skipped"] = found
+            continue
+        figures[f"{mode}_per_s"] = found["per_s"]
+        figures[f"{mode}_rss_mb"] = found["peak_rss_mb"]
+        figures[f"{mode}_cpu_ms_per_call"] = found["cpu_ms_per_call"]
     return figures

@@ -163,7 +163,7 @@ def listening_socket(port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))
-    sock.listen(1024)
+    sock.listen(4096)  # a burst of thousands of connections at once (in_flight)
     return sock
 
 

@@ -55,6 +55,9 @@ def test_values_are_read_from_the_environment() -> None:
         ("OPENAI_WORKER_NAMESPACE", "prod*"),
         ("OPENAI_WORKER_NAMESPACE", "p[ro]d"),
         ("OPENAI_WORKER_NAMESPACE", "prod?"),
+        # A stack this small could overflow and kill the process, not fail a job.
+        ("OPENAI_WORKER_THREAD_STACK_KIB", "64"),
+        ("OPENAI_WORKER_THREAD_STACK_KIB", "big"),
     ],
 )
 def test_unusable_values_name_the_variable(name: str, value: str) -> None:
@@ -95,3 +98,9 @@ def test_the_wait_for_rate_limit_capacity_is_bounded_at_a_day_by_default() -> No
 
 def test_a_namespace_of_letters_digits_dashes_underscores_and_dots_is_accepted() -> None:
     assert Settings.from_env({"OPENAI_WORKER_NAMESPACE": "prod-eu_2.a"}).namespace == "prod-eu_2.a"
+
+
+def test_the_thread_stack_size_is_left_to_the_worker_unless_set() -> None:
+    assert Settings.from_env({}).thread_stack_kib is None
+    assert Settings.from_env({"OPENAI_WORKER_THREAD_STACK_KIB": "0"}).thread_stack_kib is None
+    assert Settings.from_env({"OPENAI_WORKER_THREAD_STACK_KIB": "512"}).thread_stack_kib == 512

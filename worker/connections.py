@@ -33,11 +33,31 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
-def redis_client(url: str) -> redis.Redis:
-    """A pooled client with timeouts that fail clearly instead of hanging."""
-    return redis.Redis.from_url(
-        url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=30
+#: Seconds a command may wait for a connection, or for Redis's answer.
+SOCKET_TIMEOUT_S = 30
+
+
+def redis_client(url: str, *, max_connections: int | None = None) -> redis.Redis:
+    """A pooled client with timeouts that fail clearly instead of hanging.
+
+    With ``max_connections`` the pool holds at most that many connections and a thread
+    finding them all in use waits for one (up to the socket timeout) instead of failing
+    with "Too many connections" as redis-py's default pool does past 100. A worker
+    process with a thousand threads needs that: its threads take a connection only for
+    a command's round trip, so a few dozen serve them all, and Redis's ``maxclients``
+    is not spent on idle connections.
+    """
+    options: dict[str, Any] = {
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": 10,
+        "health_check_interval": 30,
+    }
+    if max_connections is None:
+        return redis.Redis.from_url(url, **options)
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=SOCKET_TIMEOUT_S, **options
     )
+    return redis.Redis(connection_pool=pool)
 
 
 def reply_text(value: Any) -> str:

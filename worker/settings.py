@@ -31,6 +31,10 @@ DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
 DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_TOOL_ROUNDS = 10
 DEFAULT_METRICS_HOST = "127.0.0.1"
+#: The smallest thread stack the worker accepts: below it deep calls (TLS, JSON parsing
+#: of large answers) may overflow it, which kills the process rather than failing a job.
+MIN_THREAD_STACK_KIB = 256
+MAX_THREAD_STACK_KIB = 65536
 AMQP_SCHEMES = ("amqp://", "amqps://")
 BROKER_SCHEMES = ("redis://", "rediss://", "unix://", *AMQP_SCHEMES)
 _NAMESPACE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -101,6 +105,10 @@ class Settings:
     metrics_dir: Path | None = None
     #: The dashboard's token; required when it binds beyond loopback.
     dashboard_token: str | None = field(default=None, repr=False)
+    #: The stack size of the worker threads, in KiB; None: the worker chooses (the
+    #: platform's, 8 MiB on Linux, or 1 MiB past 256 threads a process). Address space
+    #: more than memory: only the pages a thread touches are resident.
+    thread_stack_kib: int | None = None
 
     def read_timeout_s(self, kind: str) -> float:
         """How long a call of this kind of operation may take to answer."""
@@ -199,7 +207,19 @@ class Settings:
             download_timeout_s=_number(
                 env, "OPENAI_WORKER_DOWNLOAD_TIMEOUT_S", DEFAULT_DOWNLOAD_TIMEOUT_S, minimum=0.1
             ),
+            thread_stack_kib=_stack_kib(env),
         )
+
+
+def _stack_kib(env: Mapping[str, str]) -> int | None:
+    """``OPENAI_WORKER_THREAD_STACK_KIB``: unset or 0 for the platform's default."""
+    kib = int(_number(env, "OPENAI_WORKER_THREAD_STACK_KIB", 0, minimum=0))
+    if kib and not MIN_THREAD_STACK_KIB <= kib <= MAX_THREAD_STACK_KIB:
+        raise SettingsError(
+            f"OPENAI_WORKER_THREAD_STACK_KIB must be 0 (the platform's default) or between "
+            f"{MIN_THREAD_STACK_KIB} and {MAX_THREAD_STACK_KIB}, got {kib}"
+        )
+    return kib or None
 
 
 def _operation_timeouts(env: Mapping[str, str], general: float | None) -> dict[str, float]:

@@ -34,6 +34,17 @@ EXPECTED = {
         "run_round_trips_per_job",
         "run_cpu_ms_per_job",
     ],
+    "in_flight": [
+        "jobs_per_s",
+        "bound_jobs_per_s",
+        "efficiency_ratio",
+        "steady_efficiency_ratio",
+        "worker_cpu_ms_per_job",
+        "rss_mb",
+        "peak_rss_sum_mb",
+        "requests_per_s",
+        "requests_rss_mb",
+    ],
 }
 
 
@@ -69,8 +80,10 @@ def test_each_scenario_reports_its_figures_as_positive_numbers(
 
 
 def test_every_job_of_the_quick_run_succeeded(lines: dict[str, dict[str, Any]]) -> None:
-    for scenario in ("overhead", "concurrency"):
-        assert lines[scenario]["succeeded"] == lines[scenario]["jobs"]
+    for scenario in ("overhead", "concurrency", "in_flight"):
+        figures = lines[scenario]
+        # The overhead runs its jobs once per side-by-side round.
+        assert figures["succeeded"] == figures["jobs"] * figures.get("rounds", 1)
     assert lines["scale_out"]["p1_succeeded"] == lines["scale_out"]["jobs"]
     assert lines["scale_out"]["p2_succeeded"] == lines["scale_out"]["jobs"]
     assert lines["embeddings"]["status"] == "succeeded"

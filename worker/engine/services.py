@@ -33,6 +33,11 @@ from worker.transport.replay import ReplayHttpClient
 
 #: How long a worker process reuses a configuration it loaded (changes arrive this late).
 CONFIGURATION_CACHE_S = 5.0
+#: Redis connections a worker process keeps at most, shared by all its threads; a thread
+#: holds one only for a command's round trip (see ``connections.redis_client``).
+REDIS_POOL_SIZE = 64
+#: The worker threads a process is sized for until Dramatiq says how many it starts.
+DEFAULT_THREADS = 8
 
 
 @dataclass
@@ -44,8 +49,11 @@ class ProcessServices:
     runner: JobRunner
 
     @classmethod
-    def build(cls, settings: Settings, url: str | None = None) -> ProcessServices:
-        client = redis_client(url or resolve_redis_url(settings))
+    def build(
+        cls, settings: Settings, url: str | None = None, *, threads: int = DEFAULT_THREADS
+    ) -> ProcessServices:
+        """The services of a process running ``threads`` worker threads."""
+        client = redis_client(url or resolve_redis_url(settings), max_connections=REDIS_POOL_SIZE)
         keys = Keys(settings.namespace)
         try:
             keyring: KeyRing | None = KeyRing(settings.secret_keys)
@@ -58,7 +66,7 @@ class ProcessServices:
             configurations=ConfigurationStore(
                 RedisBackend(client, keys), keyring, cache_s=CONFIGURATION_CACHE_S
             ),
-            http=_http_client(settings),
+            http=_http_client(settings, threads),
             functions=registry,
             limiter_for=lambda configuration: limiter_for(client, settings, configuration),
             ledgers=Ledgers(RedisLedgerBackend(client, keys, settings.result_ttl_s)),
@@ -81,16 +89,28 @@ def limiter_for(client: redis.Redis, settings: Settings, configuration: Configur
     )
 
 
-def _http_client(settings: Settings) -> HttpClient:
-    """The pooled client, or the offline replay of cassettes when one is configured."""
+def _http_client(settings: Settings, threads: int) -> HttpClient:
+    """The pooled client (a connection kept per thread), or the offline replay of
+    cassettes when one is configured."""
     timeouts = {"timeout_s": settings.timeout_s, "connect_timeout_s": settings.connect_timeout_s}
     if settings.replay_dir is not None:
         return ReplayHttpClient(settings.replay_dir, **timeouts)
-    return HttpClient(**timeouts)
+    return HttpClient(**timeouts, pool_size=threads)
 
 
 _services: ProcessServices | None = None
+_threads = DEFAULT_THREADS
 _lock = threading.Lock()
+
+
+def expect_threads(count: int) -> None:
+    """Size this process's services for ``count`` worker threads.
+
+    Called by the worker's boot middleware with the thread count Dramatiq starts, before
+    the first job builds the services.
+    """
+    global _threads
+    _threads = count
 
 
 def services_for_process(settings: Settings, url: str) -> ProcessServices:
@@ -99,5 +119,5 @@ def services_for_process(settings: Settings, url: str) -> ProcessServices:
     if _services is None:
         with _lock:
             if _services is None:
-                _services = ProcessServices.build(settings, url)
+                _services = ProcessServices.build(settings, url, threads=_threads)
     return _services

@@ -16,9 +16,10 @@ import dramatiq
 from worker.catalog import CATALOG
 from worker.connections import resolve_redis_url
 from worker.engine.runner import RetryLater
-from worker.engine.services import services_for_process
+from worker.engine.services import expect_threads, services_for_process
 from worker.logs import configure_logging
 from worker.queue.broker import build_broker, queue_name
+from worker.queue.threads import WorkerThreads
 from worker.retries import INFRASTRUCTURE
 from worker.settings import Settings
 
@@ -26,6 +27,7 @@ settings = Settings.from_env()
 configure_logging(settings.log_format, settings.log_level)
 redis_url = resolve_redis_url(settings)
 broker = build_broker(settings, redis_url)
+broker.add_middleware(WorkerThreads(settings, expect_threads))
 dramatiq.set_broker(broker)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
 
+from worker.connections import redis_client
 from worker.keys import QUEUE_NAME, Keys
 from worker.queue.middleware import JobLogContext, WorkerHeartbeat, host_metrics
 from worker.queue.wake import WakingRedisBroker
@@ -23,6 +24,8 @@ from worker.settings import Settings
 #: an idle worker issues a few commands a second, so this finds them within seconds
 #: of the heartbeat timeout. Maintenance is a few cheap sorted-set reads.
 MAINTENANCE_CHANCE = 100_000
+#: Connections to the Redis broker a process keeps at most (see ``redis_client``).
+BROKER_POOL_SIZE = 64
 
 
 def _dramatiq_middleware() -> list[dramatiq.Middleware]:
@@ -52,7 +55,9 @@ def build_broker(settings: Settings, url: str, *, for_workers: bool = True) -> A
         keys = Keys(settings.namespace)
         broker = WakingRedisBroker(
             wake_channel=keys.wake_channel,
-            url=settings.broker_url or url,
+            # Every worker thread acknowledges its own messages: a pool that makes a
+            # thread wait for a connection, not fail past redis-py's default of 100.
+            client=redis_client(settings.broker_url or url, max_connections=BROKER_POOL_SIZE),
             namespace=keys.dramatiq_namespace,
             heartbeat_timeout=int(settings.heartbeat_timeout_s * 1000),
             maintenance_chance=MAINTENANCE_CHANCE,

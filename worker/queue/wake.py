@@ -44,6 +44,8 @@ class WakingRedisBroker(RedisBroker):
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
         self.add_middleware(FlushAcks())
         self.wake_channel = wake_channel
+        #: The consumers' longest idle back-off in ms; None: the worker's timeout.
+        self.idle_poll_ms: int | None = None
         self._wake = self.client.register_script(load_script("wake.lua"))
 
     @property
@@ -114,7 +116,7 @@ class WakingConsumer(_RedisConsumer):
 
     def __init__(self, broker: WakingRedisBroker, queue_name: str, prefetch: int, timeout: int):
         super().__init__(broker, queue_name, prefetch, 0)  # type: ignore[no-untyped-call]
-        self.idle_ms = timeout
+        self.idle_ms = timeout if broker.idle_poll_ms is None else broker.idle_poll_ms
         self.idle_misses = 0
         self.wake_channel = broker.wake_channel
         self.wakes = not queue_name.endswith(_DELAYED)

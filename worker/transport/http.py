@@ -23,7 +23,9 @@ from worker.errors import ConfigurationError, TransportError
 from worker.retries import CONNECT_RETRY
 from worker.transport.download import Download, fetch
 
-#: Connections kept per host: enough for every worker thread of a process.
+#: Connections kept per host, at least: a process with more worker threads keeps one per
+#: thread (``HttpClient(pool_size=…)``), as a thread finding the pool full would open a
+#: connection for its call and close it after, a new TCP (and TLS) handshake each time.
 POOL_SIZE = 64
 
 
@@ -91,9 +93,12 @@ class _Session(requests.Session):
 class HttpClient:
     """Sends requests through one pooled session, shared by all threads of a process."""
 
-    def __init__(self, *, timeout_s: float, connect_timeout_s: float) -> None:
+    def __init__(
+        self, *, timeout_s: float, connect_timeout_s: float, pool_size: int = POOL_SIZE
+    ) -> None:
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
+        self.pool_size = max(POOL_SIZE, pool_size)
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
 
@@ -105,7 +110,7 @@ class HttpClient:
                     session = _Session()
                     adapter = HTTPAdapter(
                         pool_connections=8,
-                        pool_maxsize=POOL_SIZE,
+                        pool_maxsize=self.pool_size,
                         max_retries=_connect_only_retry(),
                     )
                     session.mount("https://", adapter)

@@ -1,0 +1,63 @@
+"""Preparing a worker process for its thread count, before Dramatiq starts the threads.
+
+A process may run a thousand threads, each waiting seconds to minutes on a provider:
+their stacks, the pools they share and how often idle ones wake are chosen here, in
+``before_worker_boot``, the one moment the process knows how many threads it starts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+
+from worker.queue.wake import WakingRedisBroker
+from worker.settings import Settings
+
+#: How often, in ms, an idle worker thread wakes to check whether it should stop
+#: (Dramatiq's default); a message wakes it at once.
+THREAD_WAKE_MS = 1000
+#: Above this many threads per process, and unless ``OPENAI_WORKER_THREAD_STACK_KIB`` says
+#: otherwise, worker threads get ``MANY_THREADS_STACK_KIB`` of stack, not the platform's
+#: 8 MiB: 2,048 threads then reserve 2 GiB of address space instead of 16 GiB. Resident
+#: memory is the same either way (only touched pages count), but strict overcommit
+#: (``vm.overcommit_memory=2``) or ``ulimit -v`` refuse the larger reservation.
+MANY_THREADS = 256
+MANY_THREADS_STACK_KIB = 1024
+
+
+def thread_stack_kib(settings: Settings, threads: int) -> int | None:
+    """The stack size worker threads get, in KiB; None: the platform's default."""
+    if settings.thread_stack_kib is not None:
+        return settings.thread_stack_kib
+    return MANY_THREADS_STACK_KIB if threads > MANY_THREADS else None
+
+
+class WorkerThreads(dramatiq.Middleware):
+    """Prepare a worker process for the threads Dramatiq is about to start: their stack
+    size, pools with a connection per thread, and idle threads that wake once a second,
+    not at every idle poll of the consumers.
+
+    ``expect_threads`` is told the thread count: the process's services size their pools
+    by it. Dramatiq gives its worker threads and its consumers one timeout, the idle poll
+    we lower to 100 ms (``launch.IDLE_POLL_MS``). Consumers need it; a worker thread only
+    uses it to notice a stop, and 2,048 threads waking 10 times a second kept 0.7 of a
+    core busy in an idle worker (``bench/run.py --only in_flight``).
+    """
+
+    def __init__(self, settings: Settings, expect_threads: Callable[[int], None]) -> None:
+        self.settings = settings
+        self.expect_threads = expect_threads
+
+    def before_worker_boot(self, broker: Any, worker: Any) -> None:
+        threads = int(worker.worker_threads)
+        stack_kib = thread_stack_kib(self.settings, threads)
+        if stack_kib is not None:
+            # Applies to threads started from now on: Dramatiq's consumers and workers.
+            threading.stack_size(stack_kib * 1024)
+        self.expect_threads(threads)
+        if isinstance(broker, WakingRedisBroker):
+            broker.idle_poll_ms = int(worker.worker_timeout)
+            worker.worker_timeout = max(int(worker.worker_timeout), THREAD_WAKE_MS)
