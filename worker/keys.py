@@ -32,6 +32,11 @@ def dead_letter_queue(queue: str) -> str:
     return queue + DEAD_LETTER_SUFFIX
 
 
+def broker_list(dramatiq_namespace: str, queue: str) -> str:
+    """The Redis broker's list of ready messages of ``queue`` under its namespace."""
+    return f"{dramatiq_namespace}:{queue}"
+
+
 @dataclass(frozen=True)
 class Keys:
     """The key names of one namespace."""
@@ -113,7 +118,7 @@ class Keys:
     @property
     def queue(self) -> str:
         """The Redis broker's list of ready messages."""
-        return f"{self.dramatiq_namespace}:{QUEUE_NAME}"
+        return broker_list(self.dramatiq_namespace, QUEUE_NAME)
 
     @property
     def delayed_queue(self) -> str:

@@ -30,6 +30,7 @@ from dramatiq.common import compute_backoff, current_millis, dq_name
 from dramatiq.errors import ConnectionClosed
 
 from worker.connections import load_script
+from worker.keys import broker_list
 
 #: Dramatiq's suffix of delay queues, whose messages wait for a time, not an event.
 _DELAYED = dq_name("")
@@ -76,7 +77,7 @@ class WakingRedisBroker(RedisBroker):
             pipe = self.client.pipeline(transaction=True)
             pipe.evalsha(dispatch.sha, 1, self.namespace, *args)
             if wakes:
-                queue_key = f"{self.namespace}:{queue_name}"
+                queue_key = broker_list(self.namespace, queue_name)
                 pipe.evalsha(self._wake.sha, 1, queue_key, self.wake_channel, queue_name)
             # Each command's own outcome: a script Redis does not hold fails alone.
             enqueued, *woken = pipe.execute(raise_on_error=False)
