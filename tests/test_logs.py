@@ -50,7 +50,7 @@ def test_key_shaped_strings_are_removed_even_when_never_registered() -> None:
 
 
 def test_stdlib_and_structlog_output_is_json_and_redacted(
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     configure_logging("json", "INFO")
     register_secret("another-secret-999999")
@@ -58,18 +58,18 @@ def test_stdlib_and_structlog_output_is_json_and_redacted(
     structlog.get_logger("t").info("job.failed", job_id="j1", error="key another-secret-999999")
     logging.getLogger("dramatiq.x").warning("message with another-secret-999999")
 
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines()]
     assert [line["event"] for line in lines] == ["job.failed", "message with [redacted]"]
     assert lines[0]["job_id"] == "j1"
     assert "another-secret-999999" not in json.dumps(lines)
 
 
-def test_events_carry_bound_job_context(capsys: pytest.CaptureFixture[str]) -> None:
+def test_events_carry_bound_job_context(capfd: pytest.CaptureFixture[str]) -> None:
     configure_logging("json", "INFO")
     structlog.contextvars.bind_contextvars(job_id="j9", operation="configuration_test")
 
     structlog.get_logger("t").info("job.started")
 
-    line = json.loads(capsys.readouterr().err.strip())
+    line = json.loads(capfd.readouterr().err.strip())
     assert line["job_id"] == "j9"
     assert line["operation"] == "configuration_test"

@@ -82,8 +82,7 @@ def test_each_scenario_reports_its_figures_as_positive_numbers(
 def test_every_job_of_the_quick_run_succeeded(lines: dict[str, dict[str, Any]]) -> None:
     for scenario in ("overhead", "concurrency", "in_flight"):
         figures = lines[scenario]
-        # The overhead runs its jobs once per side-by-side round.
-        assert figures["succeeded"] == figures["jobs"] * figures.get("rounds", 1)
+        assert figures["succeeded"] == figures["jobs"]  # over every round of the overhead
     assert lines["scale_out"]["p1_succeeded"] == lines["scale_out"]["jobs"]
     assert lines["scale_out"]["p2_succeeded"] == lines["scale_out"]["jobs"]
     assert lines["embeddings"]["status"] == "succeeded"

@@ -189,7 +189,9 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
 def test_in_a_browser_a_failed_job_is_found_opened_and_retried(
     client: Any, dashboard: str, browser: Any, tmp_path: Path
 ) -> None:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
 
     # Given a failed job
     job_id = failed_job(client, "the model was not found")
@@ -207,9 +209,11 @@ def test_in_a_browser_a_failed_job_is_found_opened_and_retried(
     assert '"status": "failed"' in browser.find_element(By.ID, "record").text
     browser.find_element(By.XPATH, "//button[text()='Retry']").click()
 
-    # Then the browser lands back on the job, queued again
+    # Then the browser lands back on the job, queued again (once the redirect's page loads)
+    WebDriverWait(
+        browser, 10, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+    ).until(lambda b: '"status": "queued"' in b.find_element(By.ID, "record").text)
     assert browser.current_url == f"{dashboard}/jobs/{job_id}"
-    assert '"status": "queued"' in browser.find_element(By.ID, "record").text
     assert client.result(job_id)["status"] == "queued"
 
     # And the screenshot is a real rendered page: full size, not blank
