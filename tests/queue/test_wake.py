@@ -54,13 +54,18 @@ def test_a_redis_without_the_scripts_still_gets_each_message_once(
 ) -> None:
     broker = broker_for(redis_url, namespace)
     connection = redis.Redis.from_url(redis_url)
+    queue = Keys(namespace).queue
     pubsub = connection.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(Keys(namespace).wake_channel)
     wake_ups(pubsub, 0.1)
-    connection.script_flush()  # as after a Redis restart
-
     broker.enqueue(job_message("configuration_test", "job-1", {"configuration": "x"}))
+    connection.lpop(queue)  # as a consumer's fetch would
+    wake_ups(pubsub)
+    connection.script_flush()  # as after a Redis restart, with this process's broker
 
-    assert connection.llen(Keys(namespace).queue) == 1
-    assert wake_ups(pubsub) == [QUEUE_NAME.encode()]
+    broker.enqueue(job_message("configuration_test", "job-2", {"configuration": "x"}))
+    broker.enqueue(job_message("configuration_test", "job-3", {"configuration": "x"}))
+
+    assert connection.llen(queue) == 2  # each once, though Redis refused the first try
+    assert wake_ups(pubsub) == [QUEUE_NAME.encode()]  # job-2's, once its retry went through
     broker.close()

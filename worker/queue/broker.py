@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
+from dramatiq.middleware import Retries, TimeLimit
 
 from worker.connections import redis_client
 from worker.keys import QUEUE_NAME, Keys
@@ -63,7 +63,6 @@ def build_broker(settings: Settings, url: str, *, for_workers: bool = True) -> A
             maintenance_chance=MAINTENANCE_CHANCE,
             middleware=_dramatiq_middleware(),
         )
-    broker.add_middleware(CurrentMessage())
     broker.add_middleware(JobLogContext())
     if for_workers:
         broker.add_middleware(WorkerHeartbeat(settings, url))

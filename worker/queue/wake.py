@@ -48,6 +48,7 @@ class WakingRedisBroker(RedisBroker):
         #: The consumers' longest idle back-off in ms; None: the worker's timeout.
         self.idle_poll_ms: int | None = None
         self._wake = self.client.register_script(load_script("wake.lua"))
+        self._scripts_loaded = False
 
     @property
     def consumer_class(self) -> type[_RedisConsumer]:
@@ -71,6 +72,12 @@ class WakingRedisBroker(RedisBroker):
     def do_enqueue(self, queue_name: str, message_id: str, data: bytes) -> None:
         """Dramatiq's enqueue command, and the wake-up, in one MULTI/EXEC."""
         dispatch = self.scripts["dispatch"]
+        if not self._scripts_loaded:
+            # Once per process: a transaction cannot load a script Redis lacks, and a
+            # first enqueue must wake consumers like any other.
+            dispatch.sha = self.client.script_load(dispatch.script)
+            self._wake.sha = self.client.script_load(self._wake.script)
+            self._scripts_loaded = True
         args = self.dispatch_args("enqueue", queue_name, message_id, data)
         wakes = not queue_name.endswith(_DELAYED)
         for attempt in (1, 2):
