@@ -124,6 +124,7 @@ def test_a_fresh_job_is_read_and_marked_running_in_one_step_once(store: Any) -> 
     expected = {**queued, "status": "running", "attempts": 1}
     expected["started_at"] = "2026-11-22T18:00:00.000Z"
     assert first == expected
+    assert list(first) == list(expected)  # in the usual field order
     assert again == expected  # the second call changed nothing
     assert store.get("s1") == expected
     if isinstance(store, RedisResultStore):  # what lists show follows the record

@@ -39,3 +39,15 @@ def new_record(job_id: str, operation: str, configuration: str | None) -> dict[s
         "retry_at": None,
         "waited_s": 0.0,
     }
+
+
+#: The fields of a record in the order JOBS.md lists them (and ``new_record`` writes them).
+FIELD_ORDER = tuple(new_record("", "", None))
+
+
+def in_field_order(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its fields in the usual order (Redis's Lua JSON encoder keeps none);
+    any other field follows."""
+    ordered = {name: record[name] for name in FIELD_ORDER if name in record}
+    ordered.update(record)
+    return ordered

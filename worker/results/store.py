@@ -20,7 +20,7 @@ import redis
 from worker.connections import LuaScript, reply_text
 from worker.keys import Keys
 from worker.results.parts import DEFAULT_PART_BYTES, OutputParts, PartsMarker
-from worker.results.record import FINAL_STATUSES
+from worker.results.record import FINAL_STATUSES, in_field_order
 from worker.results.streamed import output_pieces, plain_output
 
 #: The record's field naming the parts that hold its output (internal to this module).
@@ -174,7 +174,9 @@ class RedisResultStore:
         started, raw = found
         record: dict[str, Any] = json.loads(raw)
         record.pop(_PARTS_FIELD, None)
-        return record, bool(started)
+        # A record the script rewrote comes back in Lua's key order: restore the usual
+        # one, which the final write keeps.
+        return (in_field_order(record) if started else record), bool(started)
 
     def failed_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
         return self._summaries(self.keys.failed, limit)
