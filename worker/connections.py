@@ -83,9 +83,13 @@ class LuaScript:
         self.text = load_script(name)
         self.sha = hashlib.sha1(self.text.encode("utf-8")).hexdigest()  # noqa: S324 - Redis's id
 
+    def load(self) -> None:
+        """Put the script into Redis (a fresh or restarted Redis has none)."""
+        self.sha = self.client.script_load(self.text)
+
     def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         try:
             return self.client.evalsha(self.sha, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:  # a fresh or restarted Redis
-            self.sha = self.client.script_load(self.text)
+        except redis.exceptions.NoScriptError:
+            self.load()
             return self.client.evalsha(self.sha, len(keys), *keys, *args)

@@ -320,7 +320,7 @@ class JobRunner:
         so that if this delivery gives up, the next one writes the record instead of
         calling the provider again.
         """
-        delays = iter(self.final_write.delays_s())
+        delays = self.final_write.delays_s()
         kept = False
         while True:
             try:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from schemas.structured import JSON_FORMATS
 from worker.errors import ProviderError
 from worker.providers import Provider
 
 CHAT_PATH = "chat/completions"
-#: ``response_format`` types whose answer is JSON, read into ``assistant_response_json``.
-JSON_FORMATS = ("json_object", "json_schema")
 #: The simple operations' options sent as they are, when given.
 _PASSED_OPTIONS = ("temperature", "top_p", "reasoning_effort", "verbosity", "response_format")
 

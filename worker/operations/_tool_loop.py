@@ -106,10 +106,11 @@ def tools_for(
 ) -> list[dict[str, Any]]:
     """The ``tools`` entries; a payload's description and strict override the registered ones."""
     chosen = {ref["name"]: ref for ref in refs or ()}
-    return [
-        entry.tool(chosen.get(name, {}).get("description"), chosen.get(name, {}).get("strict"))
-        for name, entry in functions.items()
-    ]
+    tools = []
+    for name, entry in functions.items():
+        ref = chosen.get(name, {})
+        tools.append(entry.tool(ref.get("description"), ref.get("strict")))
+    return tools
 
 
 def wire_tool_choice(choice: str | None) -> Any:

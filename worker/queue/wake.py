@@ -29,7 +29,7 @@ from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff, current_millis, dq_name
 from dramatiq.errors import ConnectionClosed
 
-from worker.connections import load_script
+from worker.connections import LuaScript
 from worker.keys import broker_list
 
 #: Dramatiq's suffix of delay queues, whose messages wait for a time, not an event.
@@ -47,7 +47,7 @@ class WakingRedisBroker(RedisBroker):
         self.wake_channel = wake_channel
         #: The consumers' longest idle back-off in ms; None: the worker's timeout.
         self.idle_poll_ms: int | None = None
-        self._wake = self.client.register_script(load_script("wake.lua"))
+        self._wake = LuaScript(self.client, "wake.lua")
         self._scripts_loaded = False
 
     @property
@@ -75,9 +75,7 @@ class WakingRedisBroker(RedisBroker):
         if not self._scripts_loaded:
             # Once per process: a transaction cannot load a script Redis lacks, and a
             # first enqueue must wake consumers like any other.
-            dispatch.sha = self.client.script_load(dispatch.script)
-            self._wake.sha = self.client.script_load(self._wake.script)
-            self._scripts_loaded = True
+            self._load_scripts()
         args = self.dispatch_args("enqueue", queue_name, message_id, data)
         wakes = not queue_name.endswith(_DELAYED)
         for attempt in (1, 2):
@@ -89,16 +87,21 @@ class WakingRedisBroker(RedisBroker):
             # Each command's own outcome: a script Redis does not hold fails alone.
             enqueued, *woken = pipe.execute(raise_on_error=False)
             if isinstance(enqueued, redis.exceptions.NoScriptError) and attempt == 1:
-                dispatch.sha = self.client.script_load(dispatch.script)
-                self._wake.sha = self.client.script_load(self._wake.script)
-                continue  # nothing was enqueued: enqueue again, now that both are loaded
+                self._load_scripts()  # a Redis restarted since: nothing was enqueued
+                continue
             if isinstance(enqueued, Exception):
                 raise enqueued
             if woken and isinstance(woken[0], redis.exceptions.NoScriptError):
                 # Enqueued, but no wake-up (a Redis that lost its scripts): idle consumers
                 # find the job at their next poll. Load the script for the next enqueue.
-                self._wake.sha = self.client.script_load(self._wake.script)
+                self._load_scripts()
             return
+
+    def _load_scripts(self) -> None:
+        dispatch = self.scripts["dispatch"]
+        dispatch.sha = self.client.script_load(dispatch.script)
+        self._wake.load()
+        self._scripts_loaded = True
 
 
 class FlushAcks(dramatiq.Middleware):
