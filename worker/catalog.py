@@ -39,6 +39,9 @@ class OperationSpec:
     description: str
     #: Which read timeout its calls get (``Settings.read_timeout_s``).
     timeout: str = "default"
+    #: Whether it may run in the batch tier: its calls are independent requests, none
+    #: built from another's answer (``None``: it may; else why it may not).
+    not_batchable: str | None = None
 
 
 _SPECS = (
@@ -65,6 +68,7 @@ _SPECS = (
         ResponsesSchema,
         "A Responses API request in the wire format; the full response, with output_text.",
         timeout="chat",
+        not_batchable="the Responses API is not among the Batch APIs' endpoints the worker sends",
     ),
     OperationSpec(
         "chat_completions_multiple",
@@ -83,6 +87,7 @@ _SPECS = (
         ConfigurationTestSchema,
         "Checks that a configuration can reach its provider.",
         timeout="chat",
+        not_batchable="a configuration test must reach the provider now",
     ),
     OperationSpec(
         "embeddings_single_input",
@@ -107,17 +112,23 @@ _SPECS = (
         ImageGenerationsSingleSchema,
         "One generated image, as base64 bytes with its media type.",
         timeout="images",
+        not_batchable="the Batch APIs do not generate images",
     ),
     OperationSpec(
         "image_generations_advanced",
         ImageGenerationsAdvancedSchema,
         "A full Images request; the full response.",
         timeout="images",
+        not_batchable="the Batch APIs do not generate images",
     ),
     OperationSpec(
         "raw_request",
         RawRequestSchema,
         "Any HTTP request below the configuration's endpoint, with the worker's auth.",
+        not_batchable=(
+            "a raw request may go to any path; a batch file holds only chat completions "
+            "or embeddings"
+        ),
     ),
 )
 

@@ -19,13 +19,17 @@ import redis
 from worker.catalog import CATALOG
 from worker.configurations import ConfigurationStore, KeyRing, RedisBackend, SecretKeyError
 from worker.connections import redis_client, resolve_redis_url
-from worker.errors import ValidationError
+from worker.errors import CancelledError, ValidationError
 from worker.keys import Keys
 from worker.queue.broker import build_broker, job_message, queue_name
 from worker.queue.dead_letters import DeadLetters
 from worker.results import FINAL_STATUSES, RedisResultStore, new_record
 from worker.settings import Settings
-from worker.validation import validate_payload
+from worker.validation import check_tier, validate_payload
+
+#: What becomes of a batch-tier job's requests its batch did not answer (expired,
+#: cancelled): sent through the standard tier, or the job fails.
+ON_EXPIRY = ("standard", "fail")
 
 
 class Client:
@@ -55,11 +59,26 @@ class Client:
             keyring = None
         return ConfigurationStore(RedisBackend(self.redis, self.keys), keyring)
 
-    def submit(self, operation: str, payload: dict[str, Any], *, validate: bool = True) -> str:
+    def submit(
+        self,
+        operation: str,
+        payload: dict[str, Any],
+        *,
+        validate: bool = True,
+        tier: str | None = None,
+        on_expiry: str = "standard",
+    ) -> str:
         """Enqueue a job and return its id (the first job's id for a repeated idempotency key).
 
-        Raises ``ValidationError`` for an unknown operation, an oversized payload or,
-        with ``validate``, a payload the operation's schema refuses.
+        ``tier="batch"`` sends its requests through the provider's Batch API (half the
+        price, answers within 24 hours); ``on_expiry`` says what happens to requests a
+        batch did not answer before it expired or was cancelled: ``standard`` sends them
+        at once, ``fail`` fails the job. Without a tier, the configuration's default
+        applies (``configure --default-tier``), else ``standard``.
+
+        Raises ``ValidationError`` for an unknown operation, an oversized payload, a tier
+        the operation cannot run in or, with ``validate``, a payload the operation's
+        schema refuses.
         """
         spec = CATALOG.get(operation)
         if spec is None:
@@ -79,12 +98,19 @@ class Client:
             )
         if validate:
             validate_payload(spec.schema, payload)
+        if tier is not None:
+            check_tier(operation, spec.not_batchable, payload, tier)
+        if on_expiry not in ON_EXPIRY:
+            raise ValidationError(f"on_expiry must be one of {', '.join(ON_EXPIRY)}")
         job_id = uuid.uuid4().hex
         key = payload.get("idempotency_key")
         key = key if isinstance(key, str) and key else None
         configuration = payload.get("configuration")
         record = new_record(
-            job_id, operation, configuration if isinstance(configuration, str) else None
+            job_id,
+            operation,
+            configuration if isinstance(configuration, str) else None,
+            on_expiry=on_expiry if tier == "batch" else None,
         )
         owner = self.results.submit(record, operation, payload, key)
         if owner != job_id:
@@ -135,9 +161,38 @@ class Client:
     def dead_letters(self) -> DeadLetters:
         return DeadLetters(self.redis, self.keys)
 
+    def cancel(self, job_id: str) -> str:
+        """Cancel a job that has not started: a queued one ends failed as ``cancelled``
+        (its message is dropped when it arrives); a batched one fails so when its batch's
+        answers come. Returns the status found; ``ValidationError`` when it is running,
+        has ended or is unknown."""
+        error = CancelledError("cancelled by an operator before it ran").as_dict()
+        found = self.results.cancel(job_id, error)
+        if found in ("queued", "retrying", "waiting", "batched"):
+            return found
+        if not found:
+            raise ValidationError(f"job {job_id!r} is unknown or has expired")
+        raise ValidationError(
+            f"job {job_id!r} is {found}; only jobs not yet running can be cancelled"
+        )
+
     def result(self, job_id: str) -> dict[str, Any] | None:
-        """The job's result record, or None if there is none (unknown or expired)."""
-        return self.results.get(job_id)
+        """The job's result record, or None if there is none (unknown or expired).
+
+        A batched job's record shows its provider batch's latest ``request_counts``.
+        """
+        record = self.results.get(job_id)
+        batch = record.get("batch") if record else None
+        if (
+            record
+            and isinstance(batch, dict)
+            and record["status"] == "batched"
+            and batch.get("group")
+        ):
+            counts = self.redis.hget(self.keys.batch_group(batch["group"]), "request_counts")
+            if counts:
+                batch["request_counts"] = json.loads(counts)
+        return record
 
     def wait(self, job_id: str, timeout_s: float, *, poll_s: float = 0.05) -> dict[str, Any] | None:
         """The record once final, or the latest one when ``timeout_s`` runs out."""

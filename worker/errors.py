@@ -97,6 +97,12 @@ class InternalError(WorkerError):
     error_type = "internal"
 
 
+class CancelledError(WorkerError):
+    """An operator cancelled the job (``openai-worker cancel``) before it ended."""
+
+    error_type = "cancelled"
+
+
 _KINDS = (
     ValidationError,
     ConfigurationError,
@@ -105,6 +111,7 @@ _KINDS = (
     FunctionError,
     RateLimitError,
     InternalError,
+    CancelledError,
 )
 
 

@@ -85,6 +85,39 @@ class Keys:
         """The hash of a job's call ledger: answered provider calls by call key."""
         return self._key("ledger", job_id)
 
+    # --- the batch tier -----------------------------------------------------------------
+
+    def batch_open(self, route: str) -> str:
+        """The id of the group now taking requests for one route (configuration,
+        endpoint and model, hashed: a route's parts may hold any character)."""
+        return self._key("batch", "open", route)
+
+    def batch_group(self, group_id: str) -> str:
+        """The hash of one group: route, state, counts, provider file and batch ids."""
+        return self._key("batch", "group", group_id)
+
+    def batch_lines(self, group_id: str) -> str:
+        """The list of a group's request lines (its batch file, line by line)."""
+        return self._key("batch", "lines", group_id)
+
+    def batch_jobs(self, group_id: str) -> str:
+        """The list of a group's job ids, each once."""
+        return self._key("batch", "jobs", group_id)
+
+    def batch_member(self, job_id: str) -> str:
+        """The group a job's requests went into (set once: a redelivery adds none)."""
+        return self._key("batch", "member", job_id)
+
+    @property
+    def batch_prefix(self) -> str:
+        """What the batch tier's Lua puts before ``group:G``, ``lines:G`` and ``jobs:G``."""
+        return self._key("batch", "")
+
+    @property
+    def batch_groups(self) -> str:
+        """Every group by creation time (a sorted set), for operators."""
+        return self._key("batch", "groups")
+
     def rate_limit(self, configuration: str, kind: str) -> str:
         """The hash of a configuration's ``requests`` or ``tokens`` counts per tenth second."""
         return self._key("ratelimit", configuration, kind)

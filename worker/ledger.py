@@ -17,15 +17,26 @@ is known to be empty and is not read either.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import redis
 
 from worker.connections import reply_text
 from worker.keys import Keys
+
+#: The key of the provider call being paid for now (scope included): what the batch
+#: tier names a request by (its ``custom_id`` is the job id and this key).
+_PAYING: ContextVar[str | None] = ContextVar("paying_call", default=None)
+
+
+def paying_call() -> str | None:
+    """The full ledger key of the call the current thread is making, if any."""
+    return _PAYING.get()
 
 
 class LedgerBackend(Protocol):
@@ -34,6 +45,10 @@ class LedgerBackend(Protocol):
     def get(self, job_id: str, key: str) -> bytes | None: ...
 
     def put(self, job_id: str, entries: Mapping[str, bytes]) -> None: ...
+
+    def put_many(self, entries: Mapping[str, Mapping[str, bytes]]) -> None:
+        """Several jobs' entries at once (by job id), in one round trip."""
+        ...
 
     def keys(self, job_id: str) -> list[str]: ...
 
@@ -58,6 +73,15 @@ class RedisLedgerBackend:
         pipe.expire(name, self.ttl_s)
         pipe.execute()
 
+    def put_many(self, entries: Mapping[str, Mapping[str, bytes]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for job_id, job_entries in entries.items():
+            name = self.names.ledger(job_id)
+            mapping: dict[Any, Any] = dict(job_entries)
+            pipe.hset(name, mapping=mapping)
+            pipe.expire(name, self.ttl_s)
+        pipe.execute()
+
     def keys(self, job_id: str) -> list[str]:
         return sorted(reply_text(k) for k in self.client.hkeys(self.names.ledger(job_id)))
 
@@ -78,6 +102,10 @@ class MemoryLedgerBackend:
     def put(self, job_id: str, entries: Mapping[str, bytes]) -> None:
         with self._lock:
             self.jobs.setdefault(job_id, {}).update(entries)
+
+    def put_many(self, entries: Mapping[str, Mapping[str, bytes]]) -> None:
+        for job_id, job_entries in entries.items():
+            self.put(job_id, job_entries)
 
     def keys(self, job_id: str) -> list[str]:
         return sorted(self.jobs.get(job_id, {}))
@@ -185,9 +213,19 @@ class CallLog:
         if stored is not None:
             return stored
         self.ledger.flush()
-        answer = call()
+        with self.paying(key):
+            answer = call()
         self.put_json(key, answer)
         return answer
+
+    @contextlib.contextmanager
+    def paying(self, key: str) -> Iterator[None]:
+        """Name the call made inside the block (``paying_call``) by its full key."""
+        token = _PAYING.set(self.scope + key)
+        try:
+            yield
+        finally:
+            _PAYING.reset(token)
 
     def flush(self) -> None:
         self.ledger.flush()

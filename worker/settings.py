@@ -38,6 +38,12 @@ MAX_THREAD_STACK_KIB = 65536
 AMQP_SCHEMES = ("amqp://", "amqps://")
 BROKER_SCHEMES = ("redis://", "rediss://", "unix://", *AMQP_SCHEMES)
 _NAMESPACE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: The providers' Batch API limits per input file (OpenAI's and Azure's batch guides).
+BATCH_MAX_REQUESTS = 50_000
+BATCH_MAX_BYTES = 200 * 1024 * 1024
+DEFAULT_BATCH_WINDOW_S = 300.0
+DEFAULT_BATCH_POLL_MIN_S = 30.0
+DEFAULT_BATCH_POLL_MAX_S = 600.0
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -61,6 +67,51 @@ def _default_data_dir(env: Mapping[str, str]) -> Path:
     home = env.get("HOME") or str(Path.home())
     base = env.get("XDG_DATA_HOME") or str(Path(home) / ".local" / "share")
     return Path(base) / "openai-worker"
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """The batch tier: when a group of requests is sealed, how often a batch is polled."""
+
+    #: Requests per provider batch file (the providers' cap is 50,000).
+    max_requests: int = BATCH_MAX_REQUESTS
+    #: Bytes per batch file (the providers' cap is 200 MB).
+    max_bytes: int = BATCH_MAX_BYTES
+    #: How long the oldest request of a group waits for more before the group is sealed.
+    window_s: float = DEFAULT_BATCH_WINDOW_S
+    #: The first wait between polls of a provider batch, doubled up to ``poll_max_s``.
+    poll_min_s: float = DEFAULT_BATCH_POLL_MIN_S
+    poll_max_s: float = DEFAULT_BATCH_POLL_MAX_S
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> BatchSettings:
+        max_requests = int(
+            _number(env, "OPENAI_WORKER_BATCH_MAX_REQUESTS", BATCH_MAX_REQUESTS, minimum=1)
+        )
+        max_bytes = int(_number(env, "OPENAI_WORKER_BATCH_MAX_BYTES", BATCH_MAX_BYTES, minimum=1))
+        if max_requests > BATCH_MAX_REQUESTS or max_bytes > BATCH_MAX_BYTES:
+            raise SettingsError(
+                f"OPENAI_WORKER_BATCH_MAX_REQUESTS may be at most {BATCH_MAX_REQUESTS} and "
+                f"OPENAI_WORKER_BATCH_MAX_BYTES at most {BATCH_MAX_BYTES}: the providers' "
+                "limits per batch file"
+            )
+        poll_min_s = _number(
+            env, "OPENAI_WORKER_BATCH_POLL_MIN_S", DEFAULT_BATCH_POLL_MIN_S, minimum=0.01
+        )
+        return cls(
+            max_requests=max_requests,
+            max_bytes=max_bytes,
+            window_s=_number(
+                env, "OPENAI_WORKER_BATCH_WINDOW_S", DEFAULT_BATCH_WINDOW_S, minimum=0
+            ),
+            poll_min_s=poll_min_s,
+            poll_max_s=max(
+                poll_min_s,
+                _number(
+                    env, "OPENAI_WORKER_BATCH_POLL_MAX_S", DEFAULT_BATCH_POLL_MAX_S, minimum=0.01
+                ),
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -109,6 +160,7 @@ class Settings:
     #: platform's, 8 MiB on Linux, or 1 MiB past 256 threads a process). Address space
     #: more than memory: only the pages a thread touches are resident.
     thread_stack_kib: int | None = None
+    batch: BatchSettings = field(default_factory=BatchSettings)
 
     def read_timeout_s(self, kind: str) -> float:
         """How long a call of this kind of operation may take to answer."""
@@ -208,6 +260,7 @@ class Settings:
                 env, "OPENAI_WORKER_DOWNLOAD_TIMEOUT_S", DEFAULT_DOWNLOAD_TIMEOUT_S, minimum=0.1
             ),
             thread_stack_kib=_stack_kib(env),
+            batch=BatchSettings.from_env(env),
         )
 
 

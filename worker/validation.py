@@ -51,3 +51,26 @@ def _flatten(problems: Any) -> str:
     if isinstance(problems, dict):
         return " ".join(f"[{k}] {_flatten(v)}" for k, v in problems.items())
     return str(problems)
+
+
+def check_tier(
+    operation: str, not_batchable: str | None, payload: dict[str, Any], tier: str
+) -> None:
+    """Refuse a tier the operation (its catalogue entry's ``not_batchable``) or this
+    payload cannot run in, saying why."""
+    if tier == "standard":
+        return
+    if tier != "batch":
+        raise ValidationError(f"tier must be standard or batch, got {tier!r}")
+    if not_batchable:
+        raise ValidationError(
+            f"{operation} cannot run in the batch tier: {not_batchable}; "
+            "submit it with tier standard"
+        )
+    if payload.get("functions"):
+        raise ValidationError(
+            "function calling cannot run in the batch tier: the worker runs the functions "
+            "between calls, and a batch sends every request once, without the answers of "
+            "the others; submit it with tier standard",
+            details={"functions": ["not in the batch tier"]},
+        )

@@ -15,6 +15,8 @@ from worker.errors import ConfigurationError
 
 API_TYPES = ("openai", "azure_openai", "openai_compatible")
 KEY_TYPES = ("api_key", "bearer_token")
+#: The tiers a job runs in: calls sent at once, or through the providers' Batch APIs.
+TIERS = ("standard", "batch")
 #: Azure's dated API versions, and ``v1`` / ``preview`` for its v1 API (``/openai/v1/``).
 _API_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2}(-preview)?|v1|preview)$")
 #: The Azure API versions served under ``{resource}/openai/v1/``.
@@ -38,6 +40,9 @@ class Configuration:
     #: Optional limits shared by every worker using this configuration.
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
+    #: The tier of jobs submitted without one: ``standard``, or ``batch`` (the providers'
+    #: Batch APIs, for the operations that support it).
+    default_tier: str = "standard"
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -84,6 +89,10 @@ class Configuration:
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
                 found.append(f"{name} must be a whole number of at least 1")
+        if self.default_tier not in TIERS:
+            found.append(f"default_tier must be one of {', '.join(TIERS)}")
+        elif self.default_tier == "batch" and self.api_type == "openai_compatible":
+            found.append("default_tier batch needs a Batch API: openai or azure_openai")
         if self.api_type in ("openai", "openai_compatible"):
             for name in ("deployment_name", "api_version", "key_type"):
                 if getattr(self, name):
@@ -104,6 +113,7 @@ class Configuration:
             "organization": self.organization,
             "requests_per_minute": self.requests_per_minute,
             "tokens_per_minute": self.tokens_per_minute,
+            "default_tier": self.default_tier,
         }
 
 

@@ -24,7 +24,14 @@ from typing import Any
 import structlog
 
 from worker.configurations import Configuration, ConfigurationStore
-from worker.errors import InternalError, RateLimitError, ValidationError, WorkerError
+from worker.engine.batch_tier import AnsweringClient, BatchAdmission, BatchEnd
+from worker.errors import (
+    ConfigurationError,
+    InternalError,
+    RateLimitError,
+    ValidationError,
+    WorkerError,
+)
 from worker.functions import FunctionRegistry
 from worker.ledger import JobLedger, Ledgers, MemoryLedgerBackend
 from worker.observer import JobObserver, NullObserver
@@ -43,7 +50,7 @@ from worker.results import (
 from worker.retries import FINAL_WRITE, FinalWriteRetries, RetryPolicy
 from worker.settings import Settings
 from worker.transport import HttpClient
-from worker.validation import validate_payload
+from worker.validation import check_tier, validate_payload
 
 log = structlog.get_logger("worker.runner")
 
@@ -82,6 +89,7 @@ class JobRunner:
         limiter_for: Callable[[Configuration], Limiter] | None = None,
         ledgers: Ledgers | None = None,
         final_write: FinalWriteRetries = FINAL_WRITE,
+        batch: BatchAdmission | None = None,
     ) -> None:
         self.settings = settings
         self.results = results
@@ -94,6 +102,8 @@ class JobRunner:
         self.limiter_for = limiter_for or (lambda configuration: NoLimit())
         self.ledgers = ledgers or Ledgers(MemoryLedgerBackend())
         self.final_write = final_write
+        #: The batch tier (None: batch-tier jobs fail with a configuration error).
+        self.batch = batch
         self._stored_configurations: set[str] = set()
 
     def _labels(self, record: dict[str, Any]) -> tuple[str, str | None]:
@@ -128,6 +138,11 @@ class JobRunner:
             if record["status"] in FINAL_STATUSES:
                 log.info("job.skipped", reason="already final", status=record["status"])
                 return Done(record["status"])
+            if payload is None:  # a batch-tier job handed back: its payload is stored
+                stored = self.results.load_payload(job_id)
+                payload = stored[1] if stored is not None else None
+            if record.get("tier") == "batch" and not (record.get("batch") or {}).get("ended"):
+                return self._admit(record, operation_name, payload)
             # Only a delivery that went back in line leaves answers behind.
             ledger = self.ledgers.for_delivery(
                 job_id, known_empty=record["status"] == "queued" and record["attempts"] == 0
@@ -144,7 +159,11 @@ class JobRunner:
 
         started = time.perf_counter()
         try:
-            outcome = self._execute(job_id, operation_name, payload, ledger)
+            outcome = self._execute(job_id, operation_name, payload, ledger, record)
+        except ToBatchTier:
+            record.update(tier="batch", batch={"on_expiry": "standard"})
+            record.update(status="queued", attempts=0, started_at=None)
+            return self._admit(record, operation_name, payload)
         except RateLimited as wait:
             return self._wait_for_capacity(record, retries_done, wait, ledger)
         except WorkerError as exc:
@@ -190,12 +209,23 @@ class JobRunner:
             return self._finish(record, error=error, duration_s=0.0, ledger=ledger)
         return None
 
-    def _execute(self, job_id: str, operation_name: str, payload: Any, ledger: JobLedger) -> Any:
-        operation = self.operations.get(operation_name)
-        if operation is None:
-            raise ValidationError(f"unknown operation {operation_name!r}")
-        data = validate_payload(operation.schema, payload)
-        configuration = self.configurations.load(data["configuration"])
+    def _execute(
+        self,
+        job_id: str,
+        operation_name: str,
+        payload: Any,
+        ledger: JobLedger,
+        record: dict[str, Any],
+    ) -> Any:
+        operation, data, configuration = self._load(operation_name, payload)
+        if (
+            configuration.default_tier == "batch"
+            and "tier" not in record
+            and self.batch is not None
+            and not operation.spec.not_batchable
+            and not data.get("functions")
+        ):
+            raise ToBatchTier
         # Metric labels name only configurations that exist (a payload may name anything).
         self._stored_configurations.add(configuration.name)
         self.observer.job_started(operation.name, configuration.name)
@@ -206,6 +236,15 @@ class JobRunner:
             self.limiter_for(configuration),
             timeout_s=self.settings.read_timeout_s(operation.spec.timeout),
         )
+        ended = (record.get("batch") or {}).get("ended")
+        if isinstance(ended, dict):
+            end = BatchEnd(
+                status=str(ended.get("status")),
+                on_expiry=str(record["batch"].get("on_expiry") or "standard"),
+                cancelled=bool(record["batch"].get("cancelled")),
+                failure=ended.get("failure"),
+            )
+            client = AnsweringClient(client, ledger, end)
         context = JobContext(
             job_id=job_id,
             client=client,
@@ -216,6 +255,41 @@ class JobRunner:
             calls=ledger.calls(),
         )
         return operation.run(context, data)
+
+    def _load(self, operation_name: str, payload: Any) -> tuple[Operation, Any, Configuration]:
+        """The operation, the validated payload and its configuration."""
+        operation = self.operations.get(operation_name)
+        if operation is None:
+            raise ValidationError(f"unknown operation {operation_name!r}")
+        data = validate_payload(operation.schema, payload)
+        return operation, data, self.configurations.load(data["configuration"])
+
+    def _admit(self, record: dict[str, Any], operation_name: str, payload: Any) -> Done:
+        """A batch-tier job's first delivery: its requests go into a group; it stays queued."""
+        job_id = record["job_id"]
+        if record["status"] != "queued" or (self.batch and self.batch.member(job_id)):
+            log.info("job.skipped", reason="in a provider batch already", status=record["status"])
+            return Done(record["status"])
+        try:
+            if self.batch is None:
+                raise ConfigurationError("this worker runs no batch tier")
+            operation, data, configuration = self._load(operation_name, payload)
+            check_tier(operation.name, operation.spec.not_batchable, data, "batch")
+            group = self.batch.admit(job_id, operation, data, configuration)
+        except WorkerError as refused:
+            ledger = self._no_ledger(record)
+            return self._finish(record, error=refused, duration_s=0.0, ledger=ledger)
+        except Exception as exc:  # a bug must fail the job, not the worker
+            log.exception("job.internal_error")
+            error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
+            return self._finish(record, error=error, duration_s=0.0, ledger=self._no_ledger(record))
+        record["batch"] = {**(record.get("batch") or {}), "group": group}
+        self.results.put(record)
+        log.info("job.batched", group=group)
+        return Done("queued")
+
+    def _no_ledger(self, record: dict[str, Any]) -> JobLedger:
+        return self.ledgers.for_delivery(record["job_id"], known_empty=True)
 
     def _policy_for(self, operation_name: str, payload: Any) -> RetryPolicy:
         operation = self.operations.get(operation_name)
@@ -358,6 +432,10 @@ class JobRunner:
             return None
         kept: dict[str, Any] = json.loads(raw)
         return kept
+
+
+class ToBatchTier(Exception):  # noqa: N818 - a signal, not an error
+    """The job's configuration sends jobs submitted without a tier to the batch tier."""
 
 
 #: The ledger entry holding a finished job's outcome whose record could not be written.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import redis
 
+from worker.batches import BatchGroups
 from worker.configurations import (
     Configuration,
     ConfigurationStore,
@@ -20,6 +21,8 @@ from worker.configurations import (
     SecretKeyError,
 )
 from worker.connections import redis_client, resolve_redis_url
+from worker.engine.batch_steps import BatchSteps
+from worker.engine.batch_tier import BatchAdmission, Scheduler
 from worker.engine.runner import JobRunner
 from worker.functions import load_function_modules, registry
 from worker.keys import Keys
@@ -47,12 +50,20 @@ class ProcessServices:
     settings: Settings
     redis: redis.Redis
     runner: JobRunner
+    #: The batch tier's group lifecycle (None without a scheduler: producers' processes).
+    batch_steps: BatchSteps | None = None
 
     @classmethod
     def build(
-        cls, settings: Settings, url: str | None = None, *, threads: int = DEFAULT_THREADS
+        cls,
+        settings: Settings,
+        url: str | None = None,
+        *,
+        threads: int = DEFAULT_THREADS,
+        scheduler: Scheduler | None = None,
     ) -> ProcessServices:
-        """The services of a process running ``threads`` worker threads."""
+        """The services of a process running ``threads`` worker threads; with a
+        ``scheduler`` (the queue's), the batch tier too."""
         client = redis_client(url or resolve_redis_url(settings), max_connections=REDIS_POOL_SIZE)
         keys = Keys(settings.namespace)
         try:
@@ -60,19 +71,43 @@ class ProcessServices:
         except SecretKeyError:
             keyring = None  # each job then fails with the clear configuration error
         load_function_modules(settings.function_modules)
+        results = RedisResultStore(client, keys, settings.result_ttl_s)
+        configurations = ConfigurationStore(
+            RedisBackend(client, keys), keyring, cache_s=CONFIGURATION_CACHE_S
+        )
+        http = _http_client(settings, threads)
+        ledgers = RedisLedgerBackend(client, keys, settings.result_ttl_s)
+        admission, steps = None, None
+        if scheduler is not None:
+            groups = BatchGroups(client, keys, settings.result_ttl_s)
+            admission = BatchAdmission(
+                settings=settings,
+                groups=groups,
+                http=http,
+                functions=registry,
+                scheduler=scheduler,
+            )
+            steps = BatchSteps(
+                settings=settings,
+                groups=groups,
+                results=results,
+                configurations=configurations,
+                ledgers=ledgers,
+                http=http,
+                scheduler=scheduler,
+            )
         runner = JobRunner(
             settings=settings,
-            results=RedisResultStore(client, keys, settings.result_ttl_s),
-            configurations=ConfigurationStore(
-                RedisBackend(client, keys), keyring, cache_s=CONFIGURATION_CACHE_S
-            ),
-            http=_http_client(settings, threads),
+            results=results,
+            configurations=configurations,
+            http=http,
             functions=registry,
             limiter_for=lambda configuration: limiter_for(client, settings, configuration),
-            ledgers=Ledgers(RedisLedgerBackend(client, keys, settings.result_ttl_s)),
+            ledgers=Ledgers(ledgers),
             observer=worker_observer(settings) if settings.metrics_port is not None else None,
+            batch=admission,
         )
-        return cls(settings, client, runner)
+        return cls(settings, client, runner, steps)
 
 
 def limiter_for(client: redis.Redis, settings: Settings, configuration: Configuration) -> Limiter:
@@ -113,11 +148,15 @@ def expect_threads(count: int) -> None:
     _threads = count
 
 
-def services_for_process(settings: Settings, url: str) -> ProcessServices:
+def services_for_process(
+    settings: Settings, url: str, scheduler: Scheduler | None = None
+) -> ProcessServices:
     """This process's services, built on first use."""
     global _services
     if _services is None:
         with _lock:
             if _services is None:
-                _services = ProcessServices.build(settings, url, threads=_threads)
+                _services = ProcessServices.build(
+                    settings, url, threads=_threads, scheduler=scheduler
+                )
     return _services

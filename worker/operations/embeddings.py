@@ -105,9 +105,10 @@ def _batch(
         vectors, usage = unpack_vectors(kept)
         return vectors, usage
     ctx.calls.flush()  # the batches answered so far are durable before paying for this one
-    response = ctx.client.post_json(
-        EMBEDDINGS_PATH, {**options, "input": texts[batch.start : batch.stop]}
-    )
+    with ctx.calls.paying(key):
+        response = ctx.client.post_json(
+            EMBEDDINGS_PATH, {**options, "input": texts[batch.start : batch.stop]}
+        )
     vectors = _vectors(response, batch.stop - batch.start)
     usage = response.get("usage")
     # The parsed answer takes about eight times the room of its float32 vectors:

@@ -16,9 +16,15 @@ import dramatiq
 from worker.catalog import CATALOG
 from worker.connections import resolve_redis_url
 from worker.engine.runner import RetryLater
-from worker.engine.services import expect_threads, services_for_process
+from worker.engine.services import ProcessServices, expect_threads, services_for_process
 from worker.logs import configure_logging
-from worker.queue.broker import build_broker, queue_name
+from worker.queue.broker import (
+    BATCH_STEP_ACTOR,
+    batch_step_message,
+    build_broker,
+    job_message,
+    queue_name,
+)
 from worker.queue.threads import WorkerThreads
 from worker.retries import INFRASTRUCTURE
 from worker.settings import Settings
@@ -40,9 +46,28 @@ def _retry_when(retries: int, exception: BaseException) -> bool:
 TIME_LIMIT_MS = 60 * 60 * 1000
 
 
+class QueueScheduler:
+    """The batch tier's scheduler: its steps and hand-backs as messages on the queue."""
+
+    def step(self, group_id: str, chain: str, delay_s: float) -> None:
+        message = batch_step_message(group_id, chain, queue=queue_name(settings))
+        broker.enqueue(message, delay=int(delay_s * 1000) if delay_s > 0 else None)
+
+    def finish(self, jobs: list[tuple[str, str]]) -> None:
+        for job_id, operation in jobs:
+            broker.enqueue(job_message(operation, job_id, None, queue=queue_name(settings)))
+
+
+scheduler = QueueScheduler()
+
+
+def _services() -> ProcessServices:
+    return services_for_process(settings, redis_url, scheduler)
+
+
 def _make_handler(operation: str) -> Callable[[str, Any], None]:
     def handler(job_id: str, payload: Any) -> None:
-        runner = services_for_process(settings, redis_url).runner
+        runner = _services().runner
         decision = runner.run(job_id, operation, payload)
         if isinstance(decision, RetryLater):
             raise dramatiq.Retry(delay=max(1, int(decision.delay_s * 1000)))
@@ -62,3 +87,18 @@ ACTORS = {
     )(_make_handler(name))
     for name in CATALOG
 }
+
+
+@dramatiq.actor(
+    actor_name=BATCH_STEP_ACTOR,
+    queue_name=queue_name(settings),
+    retry_when=_retry_when,
+    min_backoff=INFRASTRUCTURE.min_backoff_ms,
+    max_backoff=INFRASTRUCTURE.max_backoff_ms,
+    time_limit=TIME_LIMIT_MS,
+)
+def batch_step(group_id: str, chain: str) -> None:
+    """One step of a batch group: seal, upload, create, poll, distribute, clean up."""
+    steps = _services().batch_steps
+    assert steps is not None  # built with the scheduler above
+    steps.step(group_id, chain)

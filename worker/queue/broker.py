@@ -71,14 +71,28 @@ def build_broker(settings: Settings, url: str, *, for_workers: bool = True) -> A
     return broker
 
 
+#: The actor that drives the batch tier's groups (``worker.engine.batch_steps``).
+BATCH_STEP_ACTOR = "openai_worker_batch_step"
+
+
 def job_message(
-    operation: str, job_id: str, payload: dict[str, Any], *, queue: str = QUEUE_NAME
+    operation: str, job_id: str, payload: dict[str, Any] | None, *, queue: str = QUEUE_NAME
 ) -> dramatiq.Message[Any]:
-    """The message a job travels in: the job id and its payload."""
+    """The message a job travels in: the job id and its payload (None: a batch-tier job
+    handed back to be finished, whose payload is stored)."""
     return dramatiq.Message(
         queue_name=queue,
         actor_name=operation,
         args=(job_id, payload),
         kwargs={},
         options={},
+    )
+
+
+def batch_step_message(
+    group_id: str, chain: str, *, queue: str = QUEUE_NAME
+) -> dramatiq.Message[Any]:
+    """The message of one step of a batch group (``worker.engine.batch_steps``)."""
+    return dramatiq.Message(
+        queue_name=queue, actor_name=BATCH_STEP_ACTOR, args=(group_id, chain), kwargs={}, options={}
     )

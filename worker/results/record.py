@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-STATUSES = ("queued", "running", "retrying", "waiting", "succeeded", "failed")
+STATUSES = ("queued", "batched", "running", "retrying", "waiting", "succeeded", "failed")
 FINAL_STATUSES = frozenset({"succeeded", "failed"})
 
 
@@ -20,9 +20,11 @@ def iso_after(seconds: float) -> str:
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def new_record(job_id: str, operation: str, configuration: str | None) -> dict[str, Any]:
-    """A freshly queued job's record."""
-    return {
+def new_record(
+    job_id: str, operation: str, configuration: str | None, *, on_expiry: str | None = None
+) -> dict[str, Any]:
+    """A freshly queued job's record; with ``on_expiry``, a batch-tier job's."""
+    record: dict[str, Any] = {
         "job_id": job_id,
         "operation": operation,
         "configuration": configuration,
@@ -39,6 +41,10 @@ def new_record(job_id: str, operation: str, configuration: str | None) -> dict[s
         "retry_at": None,
         "waited_s": 0.0,
     }
+    if on_expiry is not None:
+        record["tier"] = "batch"
+        record["batch"] = {"on_expiry": on_expiry}
+    return record
 
 
 #: The fields of a record in the order JOBS.md lists them (and ``new_record`` writes them).

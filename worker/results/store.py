@@ -20,7 +20,7 @@ import redis
 from worker.connections import LuaScript, reply_text
 from worker.keys import Keys
 from worker.results.parts import DEFAULT_PART_BYTES, OutputParts, PartsMarker
-from worker.results.record import FINAL_STATUSES, in_field_order
+from worker.results.record import FINAL_STATUSES, in_field_order, now_iso
 from worker.results.streamed import output_pieces, plain_output
 
 #: The record's field naming the parts that hold its output (internal to this module).
@@ -69,6 +69,19 @@ class ResultStore(Protocol):
         """Take back a submission whose message could not be enqueued."""
         ...
 
+    def merge_batch(
+        self, job_ids: list[str], fields: dict[str, Any], status: str | None = None
+    ) -> list[str]:
+        """Merge ``fields`` into the ``batch`` object of these jobs' records (and move
+        queued or batched ones to ``status``); each job's operation, or "" for a job that
+        has ended or has no record (left as it is)."""
+        ...
+
+    def cancel(self, job_id: str, error: dict[str, Any]) -> str:
+        """End a job that has not started running as failed with ``error``; flag a
+        batched one. The status found ("" without a record)."""
+        ...
+
     def requeue_failed(self, record: dict[str, Any]) -> str:
         """Replace a failed job's record with ``record`` (queued) and drop its ledger.
 
@@ -114,6 +127,8 @@ class RedisResultStore:
         self._withdraw = LuaScript(client, "withdraw.lua")
         self._requeue_failed = LuaScript(client, "requeue_failed.lua")
         self._start = LuaScript(client, "start.lua")
+        self._merge_batch = LuaScript(client, "batch_mark.lua")
+        self._cancel = LuaScript(client, "cancel.lua")
 
     def get(self, job_id: str, *, read_output: bool = True) -> dict[str, Any] | None:
         # A record can be replaced between reading it and reading its parts (which the
@@ -122,7 +137,7 @@ class RedisResultStore:
             raw = self.client.hget(self.keys.job(job_id), "record")
             if raw is None:
                 return None
-            record: dict[str, Any] = json.loads(raw)
+            record: dict[str, Any] = in_field_order(json.loads(raw))
             marker = record.pop(_PARTS_FIELD, None)
             if marker is None or not read_output:
                 return record
@@ -238,6 +253,24 @@ class RedisResultStore:
             args=[job_id, "1" if idempotency_key else "0"],
         )
 
+    def merge_batch(
+        self, job_ids: list[str], fields: dict[str, Any], status: str | None = None
+    ) -> list[str]:
+        if not job_ids:
+            return []
+        found = self._merge_batch(
+            keys=[self.keys.job(job_id) for job_id in job_ids],
+            args=[json.dumps(fields), status or "", self.ttl_s],
+        )
+        return [reply_text(operation) for operation in found]
+
+    def cancel(self, job_id: str, error: dict[str, Any]) -> str:
+        found = self._cancel(
+            keys=[self.keys.job(job_id), self.keys.failed],
+            args=[json.dumps(error), now_iso(), f"{time.time():.3f}", self.ttl_s],
+        )
+        return reply_text(found)
+
     def requeue_failed(self, record: dict[str, Any]) -> str:
         job_id = record["job_id"]
         found = self._requeue_failed(
@@ -314,6 +347,40 @@ class MemoryResultStore:
                 del self.idempotency[idempotency_key]
             self.records.pop(job_id, None)
             self.payloads.pop(job_id, None)
+
+    def merge_batch(
+        self, job_ids: list[str], fields: dict[str, Any], status: str | None = None
+    ) -> list[str]:
+        found = []
+        with self._lock:
+            for job_id in job_ids:
+                record = self.records.get(job_id)
+                if record is None or record["status"] in FINAL_STATUSES:
+                    found.append("")
+                    continue
+                record["batch"] = {**(record.get("batch") or {}), **json.loads(json.dumps(fields))}
+                if status and record["status"] in ("queued", "batched"):
+                    record["status"] = status
+                found.append(str(record["operation"]))
+        return found
+
+    def cancel(self, job_id: str, error: dict[str, Any]) -> str:
+        with self._lock:
+            record = self.records.get(job_id)
+            if record is None:
+                return ""
+            status = str(record["status"])
+            if status == "batched":
+                record["batch"] = {**(record.get("batch") or {}), "cancelled": True}
+            elif status in ("queued", "retrying", "waiting"):
+                record.update(
+                    status="failed",
+                    success=False,
+                    error=error,
+                    finished_at=now_iso(),
+                    retry_at=None,
+                )
+            return status
 
     def requeue_failed(self, record: dict[str, Any]) -> str:
         with self._lock:

@@ -6,9 +6,10 @@ redirect but not Azure's ``api-key``; a provider never redirects an API call any
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -137,50 +138,68 @@ class HttpClient:
         back), the error's details say ``may_have_been_billed``.
         """
         timeout = (self.connect_timeout_s, timeout_s or self.timeout_s)
-        session = self.session
-        try:
-            # A prepared request sent through the session (requests' documented
-            # lower-level path): the session's default headers and hooks, but none of its
-            # per-call merging of cookies, auth and settings, and no ~/.netrc lookup,
-            # which could replace the request's own auth header. The environment's
-            # proxy and CA settings are read once per host (``_Session``).
-            prepared = requests.Request(
-                method,
-                url,
-                headers={**session.headers, **headers},
-                json=json_body,
-                data=data,
-                files=files,
-                params=params,
-                hooks=session.hooks,
-            ).prepare()
-            settings = session.merge_environment_settings(url, {}, None, None, None)
-            response = session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
+        with _translated_errors(url, timeout):
+            response = self._send(method, url, timeout, headers, json_body, data, files, params)
             content = response.content
-        except requests.exceptions.InvalidHeader:
-            # Its message quotes the header value, which may be the key: never pass it on.
-            raise ConfigurationError(
-                f"a header of the request to {_host(url)} cannot be sent (a value with "
-                "spaces or characters HTTP does not allow); check the configuration's key"
-            ) from None
-        except requests.ConnectTimeout:
-            raise TransportError(
-                f"no connection to {_host(url)} within {timeout[0]:g} s", retryable=True
-            ) from None
-        except requests.Timeout:
-            raise _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s") from None
-        except requests.ConnectionError as exc:
-            if _timed_out(exc):
-                raise _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s") from None
-            message = f"connection to {_host(url)} failed: {_reason(exc)}"
-            if _never_connected(exc):
-                raise TransportError(message, retryable=True) from None
-            raise _unanswered(message) from None
-        except requests.RequestException as exc:
-            raise TransportError(
-                f"request to {_host(url)} failed: {_reason(exc)}", retryable=True
-            ) from None
         return HttpResponse(response.status_code, response.headers, content)
+
+    @contextlib.contextmanager
+    def stream_lines(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None = None,
+        timeout_s: float | None = None,
+    ) -> Iterator[StreamedLines]:
+        """Send a request whose answer is read line by line (a batch's output file):
+        memory holds one chunk, not the file. An error answer is read whole."""
+        timeout = (self.connect_timeout_s, timeout_s or self.timeout_s)
+        with _translated_errors(url, timeout):
+            response = self._send(method, url, timeout, headers, None, None, None, params, True)
+        try:
+            if response.status_code >= 300:
+                with _translated_errors(url, timeout):
+                    content = response.content
+                yield StreamedLines(response.status_code, response.headers, content, iter(()))
+                return
+            lines = _lines(response, url, timeout)
+            yield StreamedLines(response.status_code, response.headers, b"", lines)
+        finally:
+            response.close()
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        timeout: tuple[float, float],
+        headers: Mapping[str, str],
+        json_body: Any,
+        data: Any,
+        files: Any,
+        params: Mapping[str, Any] | None,
+        stream: bool = False,
+    ) -> requests.Response:
+        session = self.session
+        # A prepared request sent through the session (requests' documented lower-level
+        # path): the session's default headers and hooks, but none of its per-call merging
+        # of cookies, auth and settings, and no ~/.netrc lookup, which could replace the
+        # request's own auth header. The environment's proxy and CA settings are read once
+        # per host (``_Session``).
+        prepared = requests.Request(
+            method,
+            url,
+            headers={**session.headers, **headers},
+            json=json_body,
+            data=data,
+            files=files,
+            params=params,
+            hooks=session.hooks,
+        ).prepare()
+        settings = session.merge_environment_settings(url, {}, None, None, None)
+        settings["stream"] = stream
+        return session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
 
     def download(
         self, url: str, *, endpoint: str, max_bytes: int, deadline_s: float, accept: str
@@ -199,6 +218,56 @@ class HttpClient:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+@contextlib.contextmanager
+def _translated_errors(url: str, timeout: tuple[float, float]) -> Iterator[None]:
+    """What ``requests`` raises, as the worker's errors (never quoting a header value)."""
+    try:
+        yield
+    except requests.exceptions.InvalidHeader:
+        # Its message quotes the header value, which may be the key: never pass it on.
+        raise ConfigurationError(
+            f"a header of the request to {_host(url)} cannot be sent (a value with "
+            "spaces or characters HTTP does not allow); check the configuration's key"
+        ) from None
+    except requests.ConnectTimeout:
+        raise TransportError(
+            f"no connection to {_host(url)} within {timeout[0]:g} s", retryable=True
+        ) from None
+    except requests.Timeout:
+        raise _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s") from None
+    except requests.ConnectionError as exc:
+        if _timed_out(exc):
+            raise _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s") from None
+        message = f"connection to {_host(url)} failed: {_reason(exc)}"
+        if _never_connected(exc):
+            raise TransportError(message, retryable=True) from None
+        raise _unanswered(message) from None
+    except requests.RequestException as exc:
+        raise TransportError(
+            f"request to {_host(url)} failed: {_reason(exc)}", retryable=True
+        ) from None
+
+
+def _lines(response: requests.Response, url: str, timeout: tuple[float, float]) -> Iterator[bytes]:
+    """A streamed answer's lines, with a broken stream reported as the worker's error."""
+    with _translated_errors(url, timeout):
+        yield from (line for line in response.iter_lines(chunk_size=1 << 16) if line)
+
+
+@dataclass(frozen=True)
+class StreamedLines:
+    """A streamed answer: status, headers, an error answer's body, or the lines."""
+
+    status_code: int
+    headers: CaseInsensitiveDict[str]
+    content: bytes
+    lines: Iterator[bytes]
+
+    def response(self) -> HttpResponse:
+        """The answer as a whole (for an error answer, whose body was read)."""
+        return HttpResponse(self.status_code, self.headers, self.content)
 
 
 def _unanswered(message: str) -> TransportError:

@@ -18,7 +18,13 @@ from worker.cli.common import (
     load_settings,
     positive_int,
 )
-from worker.configurations import API_TYPES, KEY_TYPES, Configuration, generate_secret_key
+from worker.configurations import (
+    API_TYPES,
+    KEY_TYPES,
+    TIERS,
+    Configuration,
+    generate_secret_key,
+)
 
 
 def cmd_configure(args: argparse.Namespace) -> int:
@@ -47,6 +53,7 @@ def cmd_configure(args: argparse.Namespace) -> int:
         organization=args.organization,
         requests_per_minute=args.requests_per_minute,
         tokens_per_minute=args.tokens_per_minute,
+        default_tier=args.default_tier,
     )
     client = connect(settings)
     client.configurations().save(configuration)
@@ -97,6 +104,12 @@ def register(sub: Any) -> None:
         type=positive_int,
         metavar="N",
         help="limit shared by all workers (counted from reported usage)",
+    )
+    conf.add_argument(
+        "--default-tier",
+        choices=TIERS,
+        default="standard",
+        help="the tier of jobs submitted without one (batch: the provider's Batch API)",
     )
     conf.set_defaults(func=cmd_configure)
 

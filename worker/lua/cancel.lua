@@ -1,0 +1,28 @@
+-- Cancel a job that has not started running, in one step (worker.results.store).
+--
+-- KEYS: the record hash, the failed-jobs index. ARGV: the cancelled record's error
+-- (JSON), now (ISO), now (epoch s), the TTL. A queued, retrying or waiting job ends
+-- failed with that error; a batched one is flagged (it fails when its batch's answers
+-- are read). Returns the status found ("" without a record): the caller tells which.
+local status = redis.call('HGET', KEYS[1], 'status')
+local raw = redis.call('HGET', KEYS[1], 'record')
+if not raw then return '' end
+if status ~= 'queued' and status ~= 'retrying' and status ~= 'waiting' and status ~= 'batched' then
+  return status
+end
+local record = cjson.decode(raw)
+if status == 'batched' then
+  if type(record['batch']) ~= 'table' then record['batch'] = {} end
+  record['batch']['cancelled'] = true
+else
+  record['status'] = 'failed'
+  record['success'] = false
+  record['error'] = cjson.decode(ARGV[1])
+  record['finished_at'] = ARGV[2]
+  record['retry_at'] = cjson.null
+  redis.call('ZADD', KEYS[2], ARGV[3], record['job_id'])
+end
+local text = cjson.encode(record)
+redis.call('HSET', KEYS[1], 'status', record['status'], 'record', text, 'summary', text)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return status
