@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
+from worker.batches import BatchGroups
 from worker.catalog import CATALOG
 from worker.configurations import ConfigurationStore, KeyRing, RedisBackend, SecretKeyError
 from worker.connections import redis_client, resolve_redis_url
@@ -26,6 +28,28 @@ from worker.queue.dead_letters import DeadLetters
 from worker.results import FINAL_STATUSES, RedisResultStore, new_record
 from worker.settings import Settings
 from worker.validation import check_tier, validate_payload
+
+#: The fields of a batch group an operator sees, as stored.
+GROUP_FIELDS = (
+    "group",
+    "configuration",
+    "endpoint",
+    "model",
+    "state",
+    "provider_status",
+    "batch_id",
+    "input_file_id",
+    "output_file_id",
+    "error_file_id",
+    "failure",
+)
+
+
+def _iso(epoch: str | None) -> str | None:
+    if not epoch:
+        return None
+    return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds")
+
 
 #: What becomes of a batch-tier job's requests its batch did not answer (expired,
 #: cancelled): sent through the standard tier, or the job fails.
@@ -175,6 +199,20 @@ class Client:
         raise ValidationError(
             f"job {job_id!r} is {found}; only jobs not yet running can be cancelled"
         )
+
+    def batch_groups(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The batch tier's groups, newest first: route, state, counts, provider ids."""
+        groups = BatchGroups(self.redis, self.keys, self.settings.result_ttl_s).recent(limit)
+        shown = []
+        for group in groups:
+            entry: dict[str, Any] = {name: group.get(name) for name in GROUP_FIELDS}
+            for name in ("requests", "jobs", "answers"):
+                entry[name] = int(group[name]) if group.get(name) else None
+            entry["request_counts"] = json.loads(group.get("request_counts") or "null")
+            for name in ("created_at", "sealed_at", "submitted_at", "finished_at"):
+                entry[name] = _iso(group.get(name))
+            shown.append(entry)
+        return shown
 
     def result(self, job_id: str) -> dict[str, Any] | None:
         """The job's result record, or None if there is none (unknown or expired).

@@ -86,15 +86,18 @@ def parse_line(text: str) -> tuple[str, dict[str, Any]]:
     return operation, payload
 
 
-def submit_lines(client: Any, lines: list[str], stream: TextIO | None = None) -> BatchResult:
-    """Submit every valid line through ``client``; blank lines are skipped."""
+def submit_lines(
+    client: Any, lines: list[str], stream: TextIO | None = None, **options: Any
+) -> BatchResult:
+    """Submit every valid line through ``client`` (with ``options``: ``tier``,
+    ``on_expiry``); blank lines are skipped."""
     numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
     result = BatchResult()
     progress = Progress("submitting", len(numbered), stream)
     for number, line in numbered:
         try:
             operation, payload = parse_line(line)
-            result.submitted[number] = client.submit(operation, payload)
+            result.submitted[number] = client.submit(operation, payload, **options)
         except ValidationError as exc:
             detail = f" ({json.dumps(exc.details)})" if exc.details else ""
             result.invalid[number] = f"{exc.message}{detail}"

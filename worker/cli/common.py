@@ -101,3 +101,24 @@ def seconds(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError("must be a number of seconds >= 0")
     return value
+
+
+def add_tier_options(parser: argparse.ArgumentParser) -> None:
+    """``--tier`` and ``--on-expiry`` of the commands that submit."""
+    parser.add_argument(
+        "--tier",
+        choices=("standard", "batch"),
+        help="batch: through the provider's Batch API, half the price, within 24 h "
+        "(default: the configuration's default tier)",
+    )
+    parser.add_argument(
+        "--on-expiry",
+        choices=("standard", "fail"),
+        default="standard",
+        help="batch tier: requests an expired or cancelled batch did not answer are sent "
+        "at once (standard) or fail the job",
+    )
+
+
+def tier_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"tier": args.tier, "on_expiry": args.on_expiry}

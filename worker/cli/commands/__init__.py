@@ -17,6 +17,7 @@ MODULES = (
     "configurations",
     "jobs",
     "submit_batch",
+    "batches",
     "failed",
     "health",
     "dashboard",

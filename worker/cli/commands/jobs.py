@@ -10,12 +10,14 @@ from worker.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     CommandError,
+    add_tier_options,
     connect,
     emit,
     exit_for,
     load_settings,
     read_json,
     seconds,
+    tier_options,
 )
 
 
@@ -24,13 +26,20 @@ def cmd_submit(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.payload in (None, "-") else args.payload
     payload = read_json(text, "the payload")
     client = connect(settings)
-    job_id = client.submit(args.operation, payload)
+    job_id = client.submit(args.operation, payload, **tier_options(args))
     if args.wait is None:
         emit({"job_id": job_id})
         return EXIT_OK
     record = client.wait(job_id, args.wait)
     emit(record)
     return exit_for(record)
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    found = connect(load_settings()).cancel(args.job_id)
+    note = "fails as cancelled when its batch's answers come" if found == "batched" else "failed"
+    emit({"job_id": args.job_id, "was": found, "now": note})
+    return EXIT_OK
 
 
 def cmd_result(args: argparse.Namespace) -> int:
@@ -51,7 +60,12 @@ def register(sub: Any) -> None:
     submit.add_argument("operation")
     submit.add_argument("payload", nargs="?", help="payload JSON, or - (default) for stdin")
     submit.add_argument("--wait", type=seconds, metavar="SECONDS")
+    add_tier_options(submit)
     submit.set_defaults(func=cmd_submit)
+
+    cancel = sub.add_parser("cancel", help="cancel a job that has not started running")
+    cancel.add_argument("job_id")
+    cancel.set_defaults(func=cmd_cancel)
 
     result = sub.add_parser("result", help="print a job's result record")
     result.add_argument("job_id")

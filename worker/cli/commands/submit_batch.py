@@ -19,10 +19,12 @@ from worker.cli.common import (
     EXIT_NOT_FINISHED,
     EXIT_OK,
     CommandError,
+    add_tier_options,
     connect,
     emit,
     load_settings,
     seconds,
+    tier_options,
 )
 
 
@@ -36,7 +38,7 @@ def cmd_submit_batch(args: argparse.Namespace) -> int:
     lines = _read_lines(args.file)
     client = connect(load_settings())
     try:
-        result = submit_lines(client, lines)
+        result = submit_lines(client, lines, **tier_options(args))
         if args.wait is not None:
             wait_for(client, result, args.wait)
     finally:
@@ -76,4 +78,5 @@ def register(subparsers: Any) -> None:
         "--wait", type=seconds, metavar="SECONDS", help="follow the jobs until they finish"
     )
     batch.add_argument("--output", metavar="FILE", help="with --wait: write the records as JSONL")
+    add_tier_options(batch)
     batch.set_defaults(func=cmd_submit_batch)
