@@ -14,10 +14,11 @@ same recordings: nothing reaches the network.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from requests.structures import CaseInsensitiveDict
 
 from worker.errors import ProviderError, SettingsError, TransportError
 from worker.transport.download import Download
-from worker.transport.http import HttpClient, HttpResponse
+from worker.transport.http import HttpClient, HttpResponse, StreamedLines
 
 #: Stands for "this recording answers any body" (a recording with no body).
 ANY_BODY = object()
@@ -159,6 +160,24 @@ class ReplayHttpClient(HttpClient):
         if not candidates:
             raise TransportError(_no_recording(method, parts.path, query, len(on_path)))
         return self._next(candidates)
+
+    @contextlib.contextmanager
+    def stream_lines(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None = None,
+        timeout_s: float | None = None,
+    ) -> Iterator[StreamedLines]:
+        """The recorded answer (a batch's output file), line by line."""
+        answer = self.request(method, url, headers=headers, params=params)
+        if answer.status_code >= 300:
+            yield StreamedLines(answer.status_code, answer.headers, answer.content, iter(()))
+            return
+        lines = (line for line in answer.content.splitlines() if line)
+        yield StreamedLines(answer.status_code, answer.headers, b"", lines)
 
     def _next(self, candidates: list[Recording]) -> HttpResponse:
         # Several recordings of one request play in order; the last one then repeats.
