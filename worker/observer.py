@@ -1,7 +1,7 @@
 """Hooks for what happens to jobs and provider calls, for metrics.
 
-The runner and the provider client report to an observer; the default one does
-nothing. A metrics exporter implements the same methods.
+The runner, the provider client and the batch tier's steps report to an observer; the
+default one does nothing. A metrics exporter implements the same methods.
 """
 
 from __future__ import annotations
@@ -24,6 +24,12 @@ class JobObserver(Protocol):
         """Every HTTP answer from a provider (``status_code`` 0: no answer at all)."""
         ...
 
+    def batch_ended(self, configuration: str, status: str, request_counts: dict[str, Any]) -> None:
+        """A provider batch ended (``completed``, ``failed``, ``expired``, ``cancelled``),
+        with its final ``request_counts`` (``total``, ``completed``, ``failed``); once per
+        batch."""
+        ...
+
 
 class NullObserver:
     """Observes nothing."""
@@ -40,4 +46,7 @@ class NullObserver:
     def provider_response(
         self, configuration: str, path: str, status_code: int, duration_s: float
     ) -> None:
+        pass
+
+    def batch_ended(self, configuration: str, status: str, request_counts: dict[str, Any]) -> None:
         pass

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import struct
 import threading
 import urllib.error
 import urllib.request
+import uuid
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from worker.batches import BatchGroups, Route
 from worker.dashboard import serve
+from worker.settings import BatchSettings
 
 pytestmark = pytest.mark.integration
 HOSTILE = "<script>alert('x')</script>"
@@ -108,6 +113,71 @@ def test_a_same_origin_post_retries_the_failed_job(client: Any, dashboard: str) 
     assert client.result(job_id)["status"] == "queued"
     assert again == 409
     assert "only failed jobs can be retried" in page
+
+
+def batch_group(client: Any, model: str, endpoint: str = "/v1/chat/completions") -> str:
+    """An open group of the batch tier holding one job's request, as the Lua step adds it."""
+    groups = BatchGroups(client.redis, client.keys, client.settings.result_ttl_s)
+    line = json.dumps({"custom_id": "job", "method": "POST", "url": endpoint, "body": {}})
+    job_id = uuid.uuid4().hex
+    return groups.add(job_id, Route("test", endpoint, model), [line], BatchSettings()).group
+
+
+def row_of(html: str, group: str) -> str:
+    """The text of a group's row in the batches table, tags dropped."""
+    match = re.search(rf'<tr><td><span title="{group}">.*?</tr>', html)
+    assert match, f"no row for group {group}"
+    return re.sub(r"<[^>]+>", "|", match.group(0))
+
+
+def test_the_overview_lists_batch_groups_with_their_counts_escaped(
+    client: Any, dashboard: str
+) -> None:
+    # Given a group whose provider batch is running, 3 of 5 requests done and 1 failed
+    groups = BatchGroups(client.redis, client.keys, client.settings.result_ttl_s)
+    running = batch_group(client, "gpt-4o-mini")
+    groups.update(
+        running,
+        state="submitted",
+        provider_status="in_progress",
+        batch_id="batch_abc123",
+        request_counts=json.dumps({"total": 5, "completed": 3, "failed": 1}),
+        created_at="1795000000",
+    )
+    # and an open group whose model name is HTML
+    hostile = batch_group(client, HOSTILE, "/v1/embeddings")
+
+    code, html = fetch(dashboard + "/")
+
+    # Then each has a row, its id shortened, its counts as completed / failed / total
+    assert code == 200
+    assert "<h2>Batches</h2>" in html
+    cells = row_of(html, running).split("|")
+    assert f"{running[:12]}…" in cells
+    assert [c for c in cells if c][1:] == [
+        "test",
+        "gpt-4o-mini",
+        "submitted",
+        "in_progress",
+        "batch_abc123",
+        "3 / 1 / 5",
+        "2026-11-18T11:06:40+00:00",
+    ]
+    # and the open group, not counted by a provider yet, shows the requests it holds
+    hostile_row = row_of(html, hostile)
+    assert "|open|" in hostile_row
+    assert "|– / – / 1|" in hostile_row
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in hostile_row
+    assert HOSTILE not in html
+    assert "No batch-tier groups" not in html
+
+
+def test_the_overview_says_when_there_are_no_batch_groups(client: Any, dashboard: str) -> None:
+    code, html = fetch(dashboard + "/")
+
+    assert code == 200
+    assert "No batch-tier groups." in html
+    assert "<table id=batches>" not in html
 
 
 # --- in a real browser ----------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The dashboard as a tiny WSGI app over a ``Client``; served by the standard library.
 
 Reads what ``health`` reads plus recent job records (from the newest-first index,
-without their outputs). Every request must name one of the allowed hosts in ``Host``,
-so a page on another site cannot reach it through DNS rebinding; with a token
-(``OPENAI_WORKER_DASHBOARD_TOKEN``, required when bound beyond loopback) every request
-must carry it too, as the cookie the login form sets or as ``Authorization: Bearer``.
+without their outputs) and the batch tier's newest groups. Every request must name one
+of the allowed hosts in ``Host``, so a page on another site cannot reach it through DNS
+rebinding; with a token (``OPENAI_WORKER_DASHBOARD_TOKEN``, required when bound beyond
+loopback) every request must carry it too, as the cookie the login form sets or as
+``Authorization: Bearer``.
 The only write is "retry a failed job": POST only, and refused unless the browser says
 the request comes from the dashboard's own origin (``Origin``, else ``Referer``;
 ``Sec-Fetch-Site`` when sent). Records pass the worker's redactor before they are
@@ -29,6 +30,8 @@ from worker.monitoring.health import Thresholds, check
 StartResponse = Callable[..., Any]
 #: How many recent jobs the overview shows (read from the index, never their outputs).
 SHOWN = 50
+#: How many of the batch tier's groups the overview shows, newest first.
+SHOWN_GROUPS = 50
 #: The cookie the login form sets.
 SESSION_COOKIE = "openai_worker_dashboard"
 _LOGIN_BODY_LIMIT = 4096
@@ -72,7 +75,8 @@ class Dashboard:
         if method not in ("GET", "HEAD"):
             return _respond(start, 405, pages.message("not allowed", method), [("Allow", "GET")])
         if path == "/":
-            return _respond(start, 200, pages.overview(self.health(), self.recent_jobs()))
+            overview = pages.overview(self.health(), self.recent_jobs(), self.batch_groups())
+            return _respond(start, 200, overview)
         if (match := _JOB.match(path)) is not None:
             # Never the output kept in parts (up to about a gigabyte): a page cannot show it.
             record = self.client.results.get(unquote(match.group(1)), read_output=False)
@@ -88,6 +92,11 @@ class Dashboard:
         """The most recently submitted jobs, newest first, without their outputs."""
         records: list[dict[str, Any]] = self.client.results.recent_jobs(SHOWN)
         return records
+
+    def batch_groups(self) -> list[dict[str, Any]]:
+        """The batch tier's newest groups: route, state, provider batch, request counts."""
+        groups: list[dict[str, Any]] = self.client.batch_groups(SHOWN_GROUPS)
+        return groups
 
     def authorized(self, environ: dict[str, Any]) -> bool:
         assert self.token is not None

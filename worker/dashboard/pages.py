@@ -50,7 +50,49 @@ def error_text(record: dict[str, Any]) -> str:
     return escape(f"{error.get('type', '')}: {error.get('message', '')}")
 
 
-def overview(health: dict[str, Any], jobs: list[dict[str, Any]]) -> str:
+def short_id(value: Any, length: int = 12) -> str:
+    """The start of a long id, the whole of it on hover."""
+    text = str(value or "")
+    shown = text if len(text) <= length else text[:length] + "…"
+    return f'<span title="{escape(text)}">{escape(shown)}</span>'
+
+
+def request_counts(group: dict[str, Any]) -> str:
+    """``completed / failed / total`` from the provider; before it has counted, ``– / – /``
+    the requests collected."""
+    counts = group.get("request_counts")
+    if isinstance(counts, dict) and counts:
+        values = [counts.get(name, 0) for name in ("completed", "failed", "total")]
+    else:
+        values = ["–", "–", group.get("requests") if group.get("requests") is not None else "–"]
+    return escape(" / ".join(str(value) for value in values))
+
+
+def batch_rows(groups: list[dict[str, Any]]) -> str:
+    """The batch tier's groups as a table, or a line saying there are none."""
+    if not groups:
+        return "<p id=batches class=empty>No batch-tier groups.</p>"
+    rows = "".join(
+        f"<tr><td>{short_id(g.get('group'))}</td>"
+        f"<td>{escape(str(g.get('configuration') or ''))}</td>"
+        f"<td>{escape(str(g.get('model') or ''))}</td>"
+        f"<td>{escape(str(g.get('state') or ''))}</td>"
+        f"<td>{escape(str(g.get('provider_status') or ''))}</td>"
+        f"<td>{escape(str(g.get('batch_id') or ''))}</td>"
+        f"<td>{request_counts(g)}</td>"
+        f"<td>{escape(str(g.get('created_at') or ''))}</td></tr>"
+        for g in groups
+    )
+    return (
+        "<table id=batches><tr><th>group</th><th>configuration</th><th>model</th>"
+        "<th>state</th><th>provider status</th><th>batch</th>"
+        f"<th>requests (completed / failed / total)</th><th>created</th></tr>{rows}</table>"
+    )
+
+
+def overview(
+    health: dict[str, Any], jobs: list[dict[str, Any]], groups: list[dict[str, Any]]
+) -> str:
     state = "healthy" if health["healthy"] else "unhealthy"
     problems = "".join(f"<li>{escape(p)}</li>" for p in health["problems"])
     queue_rows = "".join(
@@ -84,6 +126,7 @@ def overview(health: dict[str, Any], jobs: list[dict[str, Any]]) -> str:
         "<h2>Recent jobs</h2><table id=jobs><tr><th>job</th><th>operation</th>"
         "<th>configuration</th><th>status</th><th>attempts</th><th>enqueued</th>"
         f"<th>error</th><th></th></tr>{job_rows}</table>"
+        f"<h2>Batches</h2>{batch_rows(groups)}"
     )
     return page("dashboard", body)
 

@@ -34,6 +34,7 @@ from worker.configurations import ConfigurationStore
 from worker.engine.batch_tier import ANSWER_PREFIX, ENDED, Scheduler, split_custom_id
 from worker.errors import WorkerError
 from worker.ledger import LedgerBackend
+from worker.observer import JobObserver, NullObserver
 from worker.providers import provider_for
 from worker.providers.batch import BatchApi, batch_layout
 from worker.results import ResultStore
@@ -63,10 +64,12 @@ class BatchSteps:
         ledgers: LedgerBackend,
         http: HttpClient,
         scheduler: Scheduler,
+        observer: JobObserver | None = None,
     ) -> None:
         self.settings, self.groups, self.results = settings, groups, results
         self.configurations, self.ledgers, self.http = configurations, ledgers, http
         self.scheduler = scheduler
+        self.observer: JobObserver = observer or NullObserver()
 
     def step(self, group_id: str, chain: str) -> None:
         """Advance the group as far as it goes now; never raises for a provider's fault."""
@@ -199,6 +202,9 @@ class BatchSteps:
             fields["failure"] = _failure(batch)
         self.groups.update(group_id, **fields)
         log.info("batch.ended", group=group_id, status=status, counts=batch.get("request_counts"))
+        # After the state moved on, so a delivery done again never counts a batch twice
+        # (one killed right here leaves it uncounted instead).
+        self.observer.batch_ended(group["configuration"], status, batch.get("request_counts") or {})
         return None
 
     # --- distributing → finishing --------------------------------------------------------

@@ -28,6 +28,7 @@ from worker.functions import load_function_modules, registry
 from worker.keys import Keys
 from worker.ledger import Ledgers, RedisLedgerBackend
 from worker.monitoring.metrics import worker_observer
+from worker.observer import JobObserver, NullObserver
 from worker.ratelimit import Limiter, NoLimit, RedisRateLimiter
 from worker.results import RedisResultStore
 from worker.settings import Settings
@@ -77,6 +78,9 @@ class ProcessServices:
         )
         http = _http_client(settings, threads)
         ledgers = RedisLedgerBackend(client, keys, settings.result_ttl_s)
+        observer: JobObserver = (
+            worker_observer(settings) if settings.metrics_port is not None else NullObserver()
+        )
         admission, steps = None, None
         if scheduler is not None:
             groups = BatchGroups(client, keys, settings.result_ttl_s)
@@ -95,6 +99,7 @@ class ProcessServices:
                 ledgers=ledgers,
                 http=http,
                 scheduler=scheduler,
+                observer=observer,
             )
         runner = JobRunner(
             settings=settings,
@@ -104,7 +109,7 @@ class ProcessServices:
             functions=registry,
             limiter_for=lambda configuration: limiter_for(client, settings, configuration),
             ledgers=Ledgers(ledgers),
-            observer=worker_observer(settings) if settings.metrics_port is not None else None,
+            observer=observer,
             batch=admission,
         )
         return cls(settings, client, runner, steps)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,25 @@ from worker.settings import Settings
 PREFIX = "openai_worker"
 #: LLM calls take from a fraction of a second to minutes.
 DURATION_BUCKETS_S = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, float("inf"))
+#: A batch-tier job waits for its provider batch: minutes, up to the 24-hour window (and
+#: beyond, when what the batch left undone goes through the standard tier).
+BATCH_JOB_BUCKETS_S = (
+    60,
+    300,
+    900,
+    1800,
+    3600,
+    7200,
+    14400,
+    28800,
+    43200,
+    86400,
+    172800,
+    float("inf"),
+)
+#: The final statuses of a provider batch: the values of the ``status`` label (any
+#: other is counted as ``other``, so the label stays a small set).
+BATCH_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -38,7 +58,8 @@ def host_metrics_dir(settings: Settings) -> Path:
 
 
 class PrometheusObserver:
-    """A ``JobObserver`` counting jobs, retries, provider answers, tokens and durations."""
+    """A ``JobObserver`` counting jobs, retries, provider answers, tokens and durations,
+    and the batch tier's provider batches, their requests and its jobs' waits."""
 
     def __init__(self, registry: Any = None) -> None:
         import prometheus_client as prom
@@ -80,6 +101,24 @@ class PrometheusObserver:
             ["configuration", "path"],
             buckets=DURATION_BUCKETS_S,
         )
+        # No configuration label on the batch tier's metrics: a batch's outcome is
+        # about the provider, and a job's wait is about its batch.
+        self.batches = labelled(
+            prom.Counter, "batches", "Provider batches ended, by final status.", ["status"]
+        )
+        self.batch_requests = labelled(
+            prom.Counter,
+            "batch_requests",
+            "Requests of ended provider batches: completed, failed, or not run at all.",
+            ["state"],
+        )
+        self.batch_job_seconds = labelled(
+            prom.Histogram,
+            "batch_job_seconds",
+            "Seconds from a batch-tier job's submission to its result.",
+            [],
+            buckets=BATCH_JOB_BUCKETS_S,
+        )
 
     def job_started(self, operation: str, configuration: str | None) -> None:
         self.started.labels(operation, _label(configuration)).inc()
@@ -97,6 +136,10 @@ class PrometheusObserver:
             self.failures.labels(*labels, error_type).inc()
         for kind, count in token_counts(record.get("usage")).items():
             self.tokens.labels(*labels, kind).inc(count)
+        if record.get("tier") == "batch":
+            waited_s = seconds_between(record.get("enqueued_at"), record.get("finished_at"))
+            if waited_s is not None:
+                self.batch_job_seconds.observe(waited_s)
 
     def provider_response(
         self, configuration: str, path: str, status_code: int, duration_s: float
@@ -104,10 +147,35 @@ class PrometheusObserver:
         self.responses.labels(_label(configuration), path, str(status_code)).inc()
         self.latency.labels(_label(configuration), path).observe(duration_s)
 
+    def batch_ended(self, configuration: str, status: str, request_counts: dict[str, Any]) -> None:
+        self.batches.labels(status if status in BATCH_STATUSES else "other").inc()
+        completed, failed = _count(request_counts, "completed"), _count(request_counts, "failed")
+        self.batch_requests.labels("completed").inc(completed)
+        self.batch_requests.labels("failed").inc(failed)
+        not_run = _count(request_counts, "total") - completed - failed
+        if not_run > 0:
+            self.batch_requests.labels("not_run").inc(not_run)
+
 
 def _label(configuration: str | None) -> str:
     """A configuration name as a label value, through the one redactor like all output."""
     return redact_text(configuration) if configuration else ""
+
+
+def _count(counts: dict[str, Any], name: str) -> int:
+    """One of a batch's ``request_counts``; 0 when absent or not a count."""
+    value = counts.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def seconds_between(start: Any, end: Any) -> float | None:
+    """Seconds from one ISO 8601 time of a record to another; None when either is
+    missing or unreadable, or the end comes first."""
+    try:
+        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 else None
 
 
 def token_counts(usage: Any) -> dict[str, int]:
