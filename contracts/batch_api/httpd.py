@@ -127,6 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
             traceback.print_exc()
             reply = Reply(500, ApiError(500, "The batch API server failed").body())
         body.drain()
+        hold = getattr(self.server.app, "before_answer", None)
+        if hold is not None:
+            hold(self.command, self.path.partition("?")[0])
         self._send(reply)
 
     def _send(self, reply: Reply) -> None:

@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from batch_api.files import DEFAULT_BATCH_FILE_TTL, FileStore, StoredFile, read_lines, scan_input
+from batch_api.answers import success_body
+from batch_api.files import (
+    DEFAULT_BATCH_FILE_TTL,
+    BatchRequest,
+    FileStore,
+    StoredFile,
+    read_lines,
+    scan_input,
+)
 from batch_api.httpd import Body, Reply, Server
 from batch_api.lifecycle import Batch
 from batch_api.multipart import MultipartError, boundary_of, read_form
@@ -40,6 +48,9 @@ _ROUTE = re.compile(
     r"^(?P<prefix>/v1|/openai/v1|/openai)/(?P<kind>files|batches)"
     r"(?:/(?P<ident>[^/]+)(?:/(?P<action>content|cancel))?)?/?$"
 )
+#: The standard tier's chat path in each layout: answered at once (a job whose batch
+#: expired sends the rest this way), with the text ``"standard answer"``.
+_STANDARD_CHAT = re.compile(r"^(/v1|/openai/v1|/openai/deployments/[^/]+)/chat/completions$")
 _LAYOUTS = {"/v1": Layout.OPENAI, "/openai/v1": Layout.AZURE_V1, "/openai": Layout.AZURE_DATED}
 
 
@@ -86,6 +97,9 @@ class BatchApi:
         self.file_processing_polls = file_processing_polls
         self.files_uploaded = 0
         self.batches_created = 0
+        #: Called with (method, path) once a request's answer is ready, before it is
+        #: sent: a test may block here (hold an answer while it kills a worker).
+        self.before_answer: Callable[[str, str], None] | None = None
         self._root = Path(tempfile.mkdtemp(prefix="batch-api-"))
         self._files = FileStore(self._root)
         self._batches: dict[str, Batch] = {}
@@ -259,6 +273,12 @@ class BatchApi:
         split = urlsplit(target)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         self._record(method, split.path, query, headers, body.length)
+        standard = _STANDARD_CHAT.match(split.path)
+        if standard is not None and method == "POST":
+            request = BatchRequest(custom_id="standard")
+            answer = success_body("/chat/completions", request, "gpt-4o-mini", now())
+            answer["choices"][0]["message"]["content"] = "standard answer"
+            return Reply(200, answer)
         route = _ROUTE.match(split.path)
         if route is None:
             raise ApiError(404, f"Unknown path {split.path!r}", code="not_found")

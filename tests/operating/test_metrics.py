@@ -331,7 +331,7 @@ class Scheduled:
         self.waits: list[float] = []
         self.finished: list[tuple[str, str]] = []
 
-    def step(self, group_id: str, chain: str, delay_s: float) -> None:
+    def step(self, group_id: str, delay_s: float) -> None:
         self.waits.append(delay_s)
 
     def finish(self, jobs: list[tuple[str, str]]) -> None:
@@ -355,8 +355,7 @@ def test_a_provider_batch_that_ends_is_reported_to_the_observer_once(
     route = Route("test", "/v1/chat/completions", "gpt-4o-mini")
     line = json.dumps({"custom_id": "job-1", "method": "POST", "url": route.endpoint, "body": {}})
     group = groups.add("job-1", route, [line], BatchSettings()).group
-    chain = groups.seal(group)
-    assert chain is not None
+    assert groups.seal(group, groups.get(group) or {})
     groups.update(group, state="submitted", batch_id="batch_abc")
     counts = {"total": 3, "completed": 2, "failed": 1}
     wire_server.script(
@@ -377,16 +376,16 @@ def test_a_provider_batch_that_ends_is_reported_to_the_observer_once(
         observer=observer,
     )
 
-    # When its chain's step runs at the first poll, the second, and once more (a
+    # When its step message runs at the first poll, the second, and once more (a
     # redelivered message)
-    steps.step(group, chain)
+    waits = [steps.step(group, "token")]
     heard_while_running = list(observer.ended)
-    steps.step(group, chain)
-    steps.step(group, chain)
+    waits += [steps.step(group, "token"), steps.step(group, "token")]
 
     # Then the observer heard of the batch once, when it had ended, with its counts
     assert heard_while_running == []
     assert observer.ended == [("test", "completed", counts)]
-    assert len(scheduler.waits) == 1
+    assert waits[0] is not None
+    assert waits[1:] == [None, None]
     assert [r.path for r in wire_server.requests] == ["/v1/batches/batch_abc"] * 2
     assert (groups.get(group) or {})["state"] == "done"

@@ -3,11 +3,11 @@
 A group holds the requests of one route (configuration, endpoint, model: a provider
 batch file holds one model). Jobs add their requests to the route's open group in one
 atomic step, which seals the group when it is full; a group not full is sealed when
-its window has passed. Whoever seals a group hands it a chain token: the group's later
-steps (upload, create, poll, distribute) run as one chain of messages carrying that
-token, and a step carrying another token is dropped, so exactly one chain drives each
-group. Every step's progress is a field of the group's hash: a worker killed mid-step
-leaves the group where its next step resumes.
+its window has passed. A sealed group is driven by one step message: the first to
+claim it with its token owns it (the same message, redelivered after its worker died or
+put back to wait, claims it again), and any other step message for it is dropped.
+Every step's progress is a field of the group's hash: a worker killed mid-step leaves
+the group where its next delivery resumes.
 """
 
 from __future__ import annotations
@@ -46,12 +46,11 @@ class Route:
 
 @dataclass(frozen=True)
 class Added:
-    """Where a job's requests went, and a group this addition sealed (with its chain)."""
+    """Where a job's requests went, and a group this addition sealed."""
 
     group: str
     created: bool
     sealed: str | None = None
-    chain: str | None = None
 
 
 def new_token() -> str:
@@ -65,6 +64,7 @@ class BatchGroups:
         self.client, self.keys, self.ttl_s = client, keys, ttl_s
         self._add = LuaScript(client, "batch_add.lua")
         self._seal = LuaScript(client, "batch_seal.lua")
+        self._claim = LuaScript(client, "batch_claim.lua")
 
     def add(self, job_id: str, route: Route, lines: list[str], limits: BatchSettings) -> Added:
         """Put a job's request lines into its route's open group (once per job)."""
@@ -89,22 +89,21 @@ class BatchGroups:
                 *lines,
             ],
         )
-        group, created, sealed, chain = (reply_text(value) for value in found)
-        return Added(group, created == "1", sealed or None, chain or None)
+        group, created, sealed = (reply_text(value) for value in found)
+        return Added(group, created == "1", sealed or None)
 
-    def seal(self, group_id: str) -> str | None:
-        """Seal the group if it is still open: the new chain token of its steps, or
-        None when it was sealed before (its chain runs already)."""
-        group = self.get(group_id)
-        if group is None:
-            return None
+    def seal(self, group_id: str, group: dict[str, str]) -> bool:
+        """Seal the group if it is still open; whether this call sealed it."""
         route = Route(group["configuration"], group["endpoint"], group["model"])
-        token = new_token()
-        owner = self._seal(
+        sealed = self._seal(
             keys=[self.keys.batch_group(group_id), self.keys.batch_open(route.digest)],
-            args=[group_id, f"{time.time():.3f}", token],
+            args=[group_id, f"{time.time():.3f}"],
         )
-        return token if reply_text(owner) == token else None
+        return bool(sealed)
+
+    def claim(self, group_id: str, token: str) -> bool:
+        """Whether the step message with ``token`` drives the group (first claim wins)."""
+        return bool(self._claim(keys=[self.keys.batch_group(group_id)], args=[token]))
 
     def get(self, group_id: str) -> dict[str, str] | None:
         fields: dict[Any, Any] = self.client.hgetall(self.keys.batch_group(group_id))

@@ -1,8 +1,8 @@
 """A group's life after it is sealed: file, batch, polls, answers, clean-up.
 
-Each step is a message carrying the group's chain token (``worker.batches``); a step
-does what it can at once and schedules the next one when it must wait. Progress is
-the group's ``state``, written after each phase:
+One step message drives a group (``worker.batches``: the first to claim it); it does
+what it can at once and, when it must wait (for the window, for the provider), is put
+back in line with a delay. Progress is the group's ``state``, written after each phase:
 
 ``sealed`` → write the batch file (streamed from Redis into a temporary file, skipping
 jobs cancelled meanwhile) and upload it → ``uploaded`` → create the provider batch →
@@ -71,25 +71,27 @@ class BatchSteps:
         self.scheduler = scheduler
         self.observer: JobObserver = observer or NullObserver()
 
-    def step(self, group_id: str, chain: str) -> None:
-        """Advance the group as far as it goes now; never raises for a provider's fault."""
-        if not chain:  # the window's message: seal the group unless it is sealed already
-            sealed = self.groups.seal(group_id)
-            if sealed is None:
-                return
-            chain = sealed
+    def step(self, group_id: str, token: str) -> float | None:
+        """Advance the group as far as it goes now: seconds until this message should
+        run again, or None when it is done with the group (or another message owns it).
+        Never raises for a provider's fault."""
+        group = self.groups.get(group_id)
+        if group is None:
+            return None
+        if group["state"] == "open" and self.groups.seal(group_id, group):
             log.info("batch.sealed", group=group_id, reason="window")
+        if not self.groups.claim(group_id, token):
+            return None
         while True:
             group = self.groups.get(group_id)
-            if group is None or group.get("chain") != chain or group["state"] == "done":
-                return
+            if group is None or group["state"] == "done":
+                return None
             try:
                 wait_s = self._advance(group_id, group)
             except WorkerError as exc:
                 wait_s = self._failed_step(group_id, group, exc)
             if wait_s is not None:
-                self.scheduler.step(group_id, chain, wait_s)
-                return
+                return wait_s
 
     def _advance(self, group_id: str, group: dict[str, str]) -> float | None:
         """Do the group's next phase; how long to wait before the one after (None: now)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -53,6 +54,8 @@ CUSTOM_ID_SEPARATOR = "/"
 #: The error codes of requests a batch never ran (the rest of an expired or cancelled
 #: batch): they may still go through the standard tier.
 NOT_RUN_CODES = frozenset({"batch_expired", "batch_cancelled"})
+#: A group's states before a step message has claimed it.
+OPEN_OR_SEALED = frozenset({"open", "sealed"})
 #: Provider batch statuses after which no more answers come.
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 
@@ -60,8 +63,8 @@ ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 class Scheduler(Protocol):
     """What the queue does for the batch tier (``worker.queue`` implements it)."""
 
-    def step(self, group_id: str, chain: str, delay_s: float) -> None:
-        """Run ``BatchSteps.step(group_id, chain)`` after ``delay_s`` seconds."""
+    def step(self, group_id: str, delay_s: float) -> None:
+        """Send a new step message for the group, due in ``delay_s`` seconds."""
         ...
 
     def finish(self, jobs: list[tuple[str, str]]) -> None:
@@ -227,7 +230,14 @@ class BatchAdmission:
         self.functions, self.scheduler = functions, scheduler
 
     def member(self, job_id: str) -> str | None:
-        return self.groups.member(job_id)
+        """The group of a job admitted before; its step is sent again if it may have
+        been lost (the delivery that admitted the job died before sending it)."""
+        group_id = self.groups.member(job_id)
+        group = self.groups.get(group_id) if group_id else None
+        if group_id and group and not group.get("chain") and group["state"] in OPEN_OR_SEALED:
+            due = float(group.get("created_at") or 0) + self.settings.batch.window_s
+            self.scheduler.step(group_id, max(0.0, due - time.time()))
+        return group_id
 
     def admit(
         self,
@@ -269,8 +279,8 @@ class BatchAdmission:
         route = Route(configuration.name, layout.endpoint(path), model)
         added = self.groups.add(job_id, route, collector.lines(job_id), self.settings.batch)
         if added.created:
-            self.scheduler.step(added.group, "", self.settings.batch.window_s)
-        if added.sealed and added.chain:
+            self.scheduler.step(added.group, self.settings.batch.window_s)
+        if added.sealed:
             log.info("batch.sealed", group=added.sealed, reason="full")
-            self.scheduler.step(added.sealed, added.chain, 0.0)
+            self.scheduler.step(added.sealed, 0.0)
         return added.group

@@ -2,22 +2,21 @@
 -- (worker.batches.groups). A job is added once: a redelivery finds its membership.
 --
 -- KEYS: the route's open-group pointer, the job's membership key, the groups index.
--- ARGV: job id, a new group's id, a new chain token, now (epoch s), max requests,
--- max bytes, TTL, the group keys' prefix, configuration, endpoint, model, then the
--- job's request lines. Returns {group, created (0/1), sealed group or "", its chain
--- token or ""}: a group sealed by this call (the open one when this job would
--- overflow it, or the job's own when this job fills it) must be stepped by the caller.
+-- ARGV: job id, a new group's id, (unused), now (epoch s), max requests, max bytes,
+-- TTL, the group keys' prefix, configuration, endpoint, model, then the job's request
+-- lines. Returns {group, created (0/1), sealed group or ""}: a group sealed by this
+-- call (the open one when this job would overflow it, or the job's own when this job
+-- fills it) should be stepped by the caller at once.
 local prefix = ARGV[8]
 local member = redis.call('GET', KEYS[2])
-if member then return {member, 0, '', ''} end
+if member then return {member, 0, ''} end
 local n = #ARGV - 11
 local size = 0
 for i = 12, #ARGV do size = size + #ARGV[i] + 1 end
 local max_requests, max_bytes = tonumber(ARGV[5]), tonumber(ARGV[6])
 
 local function seal(group)
-  redis.call('HSET', prefix .. 'group:' .. group, 'state', 'sealed', 'sealed_at', ARGV[4],
-    'chain', ARGV[3])
+  redis.call('HSET', prefix .. 'group:' .. group, 'state', 'sealed', 'sealed_at', ARGV[4])
   redis.call('DEL', KEYS[1])
 end
 
@@ -58,4 +57,4 @@ if sealed == '' and (requests >= max_requests or bytes >= max_bytes) then
   seal(group)
   sealed = group
 end
-return {group, created, sealed, sealed ~= '' and ARGV[3] or ''}
+return {group, created, sealed}

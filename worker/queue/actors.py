@@ -8,6 +8,7 @@ worker processes here (``launch.ACTORS_MODULE``). What is retried, and when, is
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -49,8 +50,8 @@ TIME_LIMIT_MS = 60 * 60 * 1000
 class QueueScheduler:
     """The batch tier's scheduler: its steps and hand-backs as messages on the queue."""
 
-    def step(self, group_id: str, chain: str, delay_s: float) -> None:
-        message = batch_step_message(group_id, chain, queue=queue_name(settings))
+    def step(self, group_id: str, delay_s: float) -> None:
+        message = batch_step_message(group_id, uuid.uuid4().hex, queue=queue_name(settings))
         broker.enqueue(message, delay=int(delay_s * 1000) if delay_s > 0 else None)
 
     def finish(self, jobs: list[tuple[str, str]]) -> None:
@@ -97,8 +98,11 @@ ACTORS = {
     max_backoff=INFRASTRUCTURE.max_backoff_ms,
     time_limit=TIME_LIMIT_MS,
 )
-def batch_step(group_id: str, chain: str) -> None:
-    """One step of a batch group: seal, upload, create, poll, distribute, clean up."""
+def batch_step(group_id: str, token: str) -> None:
+    """Drive a batch group: seal, upload, create, poll, distribute, clean up. While it
+    waits (for the provider), the same message goes back in line with a delay."""
     steps = _services().batch_steps
     assert steps is not None  # built with the scheduler above
-    steps.step(group_id, chain)
+    wait_s = steps.step(group_id, token)
+    if wait_s is not None:
+        raise dramatiq.Retry(delay=max(1, int(wait_s * 1000)))
