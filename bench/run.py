@@ -35,6 +35,7 @@ SCENARIOS = (
     "scale_out",
     "round_trips",
     "in_flight",
+    "batch_tier",
 )
 
 #: Sizes of a full run (about seven minutes on 2 cores) and of ``--quick``.
@@ -52,6 +53,8 @@ FULL = {
     "in_flight_jobs": 6144,
     "in_flight_threads": 1024,
     "in_flight_delay_ms": 10_000,
+    # Two full provider batches of 50,000 requests.
+    "batch_tier_jobs": 100_000,
 }
 QUICK = {
     "overhead_jobs": 200,
@@ -66,6 +69,7 @@ QUICK = {
     "in_flight_jobs": 384,
     "in_flight_threads": 64,
     "in_flight_delay_ms": 1000,
+    "batch_tier_jobs": 2000,
 }
 PROCESSES, THREADS = 2, 8
 CONCURRENCY_THREADS = 16
@@ -76,7 +80,7 @@ OPEN_FILES = 16_384
 
 
 def plan(sizes: dict[str, int]) -> dict[str, Callable[[Any], dict[str, Any]]]:
-    from bench import round_trips, scenarios
+    from bench import batch_tier, round_trips, scenarios
 
     return {
         "overhead": lambda b: scenarios.overhead(b, sizes["overhead_jobs"], PROCESSES, THREADS),
@@ -100,6 +104,9 @@ def plan(sizes: dict[str, int]) -> dict[str, Callable[[Any], dict[str, Any]]]:
             PROCESSES,
             sizes["in_flight_threads"],
             sizes["in_flight_delay_ms"],
+        ),
+        "batch_tier": lambda b: batch_tier.measure(
+            b, sizes["batch_tier_jobs"], sizes["overhead_jobs"]
         ),
     }
 

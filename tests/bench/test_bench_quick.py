@@ -45,6 +45,13 @@ EXPECTED = {
         "requests_per_s",
         "requests_rss_mb",
     ],
+    "batch_tier": [
+        "submit_per_s",
+        "records_written_s",
+        "records_per_s",
+        "finish_vs_standard_ratio",
+        "peak_rss_sum_mb",
+    ],
 }
 
 
@@ -87,6 +94,10 @@ def test_every_job_of_the_quick_run_succeeded(lines: dict[str, dict[str, Any]]) 
     assert lines["scale_out"]["p2_succeeded"] == lines["scale_out"]["jobs"]
     assert lines["embeddings"]["status"] == "succeeded"
     assert lines["embeddings"]["vectors"] == lines["embeddings"]["chunks"]
+    batch = lines["batch_tier"]
+    assert batch["succeeded"] == batch["jobs"]
+    # Sealed when full: two groups, one file and one provider batch each.
+    assert batch["groups"] == batch["files_uploaded"] == batch["batches_created"] == 2
 
 
 def test_ratios_are_named_as_ratios(lines: dict[str, dict[str, Any]]) -> None:

@@ -197,6 +197,7 @@ class BatchSteps:
             return wait_s
         fields.update(
             state="distributing",
+            ended_at=f"{time.time():.3f}",
             output_file_id=str(batch.get("output_file_id") or ""),
             error_file_id=str(batch.get("error_file_id") or ""),
         )
