@@ -225,3 +225,79 @@ def test_a_configurations_default_tier_sends_jobs_without_a_tier_batch(
     assert record["output"]["assistant_response_text"] == f"answer to {job_id}/round:0"
     assert api.batches_created == 1
     assert json.dumps(record)  # plain JSON all through
+
+
+def test_every_batchable_operation_gives_the_standard_tiers_output(
+    client: Any, start_worker: Any
+) -> None:
+    model = {"configuration": "test", "model": "gpt-4o-mini"}
+    embed = {"configuration": "test", "model": "text-embedding-3-small"}
+    payloads = {
+        "chat_completions_with_history": {
+            **model,
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Hi"},
+            ],
+        },
+        "summarize_text": {**model, "text": "A long text to summarise."},
+        "chat_completions_advanced": {
+            "configuration": "test",
+            "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]},
+        },
+        "embeddings_single_input": {**embed, "input": "one text"},
+        "embeddings_advanced": {
+            "configuration": "test",
+            "request": {"model": "m", "input": ["a", "b"]},
+        },
+    }
+    with server_for("openai") as api:
+        client.configurations().save(make_configuration("openai", api.url))
+        start_worker(threads=4, **BATCH_ENV)
+        jobs = {op: client.submit(op, payload, tier="batch") for op, payload in payloads.items()}
+        records = {op: client.wait(job_id, WAIT_S) for op, job_id in jobs.items()}
+
+    for op, record in records.items():
+        assert record["status"] == "succeeded", (op, record)
+    history = records["chat_completions_with_history"]["output"]
+    assert history["assistant_response_text"] == (
+        f"answer to {jobs['chat_completions_with_history']}/round:0"
+    )
+    summary = records["summarize_text"]["output"]["summary"]
+    assert summary == f"answer to {jobs['summarize_text']}/round:0"
+    advanced = records["chat_completions_advanced"]["output"]
+    assert advanced["choices"][0]["message"]["content"] == (
+        f"answer to {jobs['chat_completions_advanced']}/round:0"
+    )
+    single = records["embeddings_single_input"]["output"]["embedding_vector"]
+    assert single == pytest.approx(embedding_for(f"{jobs['embeddings_single_input']}/call", 0))
+    whole = records["embeddings_advanced"]["output"]
+    assert [item["index"] for item in whole["data"]] == [0, 1]
+    # One route per endpoint and model: chat (one model), two embeddings models.
+    assert api.batches_created == 3
+
+
+def test_a_batched_job_cancelled_fails_when_its_batch_ends(client: Any, start_worker: Any) -> None:
+    with server_for("openai", polls_per_step=8) as api:
+        client.configurations().save(make_configuration("openai", api.url))
+        start_worker(threads=2, **BATCH_ENV)
+        job_ids = [
+            client.submit("chat_completions_without_history", prompt(i), tier="batch")
+            for i in range(2)
+        ]
+        wait_for(lambda: client.result(job_ids[0])["status"] == "batched", 30)
+        # The provider's counts, as of its latest poll.
+        wait_for(lambda: _counts(client, job_ids[0]).get("total") == 2, 30)
+        assert client.cancel(job_ids[0]) == "batched"
+        records = [client.wait(job_id, WAIT_S) for job_id in job_ids]
+        assert api.batches_created == 1
+
+    assert records[0]["status"] == "failed"
+    assert records[0]["error"]["type"] == "cancelled"
+    assert records[1]["status"] == "succeeded"
+    with pytest.raises(ValidationError, match="is failed"):
+        client.cancel(job_ids[0])
+
+
+def _counts(client: Any, job_id: str) -> dict[str, Any]:
+    return client.result(job_id)["batch"].get("request_counts") or {}
