@@ -20,10 +20,12 @@ def test_ten_thousand_jobs_map_back_to_their_own_answers(client: Any, start_work
     with serve_batch_api(api_key=OPENAI_KEY) as api:
         for name in ("first", "second"):
             client.configurations().save(make_configuration("openai", api.url, name=name))
+        # Groups seal when full (a quarter of the jobs each), never by the window.
         start_worker(
             processes=2,
             threads=8,
-            OPENAI_WORKER_BATCH_WINDOW_S="3",
+            OPENAI_WORKER_BATCH_WINDOW_S="600",
+            OPENAI_WORKER_BATCH_MAX_REQUESTS=str(JOBS // len(ROUTES)),
             OPENAI_WORKER_BATCH_POLL_MIN_S="0.5",
             OPENAI_WORKER_BATCH_POLL_MAX_S="1",
         )
