@@ -76,6 +76,13 @@ class Expected:
     usage: bool = True
 
 
+def provider_of(variant: str) -> str:
+    """A variant's cassette folder: ``openai``, ``azure`` (dated versions) or ``azure_v1``."""
+    if variant.startswith("azure_v1"):
+        return "azure_v1"
+    return "openai" if variant == "openai" else "azure"
+
+
 @dataclass(frozen=True)
 class ContractCase:
     """One recorded conversation between the worker and a provider."""
@@ -102,10 +109,7 @@ class ContractCase:
 
     @property
     def provider(self) -> str:
-        """The cassette folder: ``openai``, ``azure`` (dated versions) or ``azure_v1``."""
-        if self.variant.startswith("azure_v1"):
-            return "azure_v1"
-        return "openai" if self.variant == "openai" else "azure"
+        return provider_of(self.variant)
 
     @property
     def cassette(self) -> Path:
@@ -668,6 +672,8 @@ _TEXTS = [
 #: Keys of any JSON kind, returned with their chunk's vector.
 _KEYS: list[Any] = ["doc-1#p1", 42, {"doc": "doc-2", "page": 3}]
 _PROMPT = "A watercolour lighthouse on a rocky shore at dawn."
+#: Shared with the batch tier's cases (``batch_cases``): the same job, sent as a batch.
+BASIC_CHAT, TEXTS = _BASIC_CHAT, _TEXTS
 
 
 def _embeddings_cases(variant: str, prefix: str) -> list[ContractCase]:

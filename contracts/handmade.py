@@ -24,6 +24,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import handmade_batch as batch
 import handmade_rounds as rounds
 
 
@@ -34,6 +35,18 @@ class Handmade:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    #: A file's content instead of the JSON body: JSON Lines (a batch's output file).
+    lines: tuple[dict[str, Any], ...] | None = None
+
+    @property
+    def content(self) -> bytes:
+        if self.lines is not None:
+            return b"".join(json.dumps(line).encode() + b"\n" for line in self.lines)
+        return json.dumps(self.body, indent=None).encode()
+
+    @property
+    def content_type(self) -> str:
+        return "application/octet-stream" if self.lines is not None else "application/json"
 
     def apply(self, response: dict[str, Any], name: str) -> dict[str, Any]:
         """The vcrpy response dict with this answer in place of the recorded one."""
@@ -42,10 +55,10 @@ class Handmade:
             for key, value in (response.get("headers") or {}).items()
             if key.lower() not in {"content-type", "content-length", "retry-after"}
         }
-        content = json.dumps(self.body, indent=None).encode()
+        content = self.content
         headers = {
             **kept,
-            "Content-Type": ["application/json"],
+            "Content-Type": [self.content_type],
             "Content-Length": [str(len(content))],
             "x-contract-handmade": [name],
             **{key: [value] for key, value in self.headers.items()},
@@ -466,5 +479,57 @@ RESPONSES.update(
             200,
             rounds.response([rounds.message(rounds.SUNNY, "msg_contract2")], created=1732000045),
         ),
+    }
+)
+
+# The batch tier's Files and Batches answers (``handmade_batch``), one set per case of
+# ``batch_cases``: a chat job's and an embeddings job's life, and the other calls.
+_BATCH_CASES: dict[str, dict[str, batch.Answer]] = {
+    "chat_job": batch.job_answers(
+        batch.Ids(
+            "file-Kq3WZr8cT1vYbN5aHdXe7P",
+            "batch_6742f0c1d8e48190a3b5c7d9e1f20304",
+            "file-9mTzR2hLwQ4xVcB7nJ1sKd",
+            1732000101,
+        ),
+        endpoint="/v1/chat/completions",
+        model="gpt-4o-mini-2024-07-18",
+        custom_id="contract-job/round:0",
+        body=_openai_chat(_HELLO, created=1732000150),
+        size=291,
+    ),
+    "embeddings_job": batch.job_answers(
+        batch.Ids(
+            "file-3VhXo1pD8sQ5yRk2TbN7wM",
+            "batch_6742f1a9b3c48190a8e2d4f6b1c30507",
+            "file-Fz6Jc4Ln9Pq2Ws8Xe1Ry5U",
+            1732000201,
+        ),
+        endpoint="/v1/embeddings",
+        model="text-embedding-3-small",
+        custom_id="contract-job/call",
+        body=_embeddings(1),
+        size=211,
+    ),
+    "search_and_cancel": batch.calls_answers(
+        batch.Ids(
+            "file-Ub8Nw2Qe5Zr1Ty7Ki4Lo3A",
+            "batch_6742f2d07e5c8190b1f3a5c7e9d10b2c",
+            "file-Hg5Vt9Mx2Bc6Ds1Fa8Jk4E",
+            1732000301,
+        ),
+        endpoint="/v1/chat/completions",
+        model="gpt-4o-mini-2024-07-18",
+        custom_id="contract-job/round:0",
+        size=291,
+    ),
+}
+RESPONSES.update(
+    {
+        f"openai_batch_{case}_{step}": (
+            Handmade(200, {}, lines=answer) if isinstance(answer, tuple) else Handmade(200, answer)
+        )
+        for case, answers in _BATCH_CASES.items()
+        for step, answer in answers.items()
     }
 )

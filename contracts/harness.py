@@ -22,8 +22,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import vcr
+import vcr.matchers
 from cases import ContractCase
 from handmade import DOWNLOADS
+from requests_toolbelt.multipart.decoder import MultipartDecoder
+from vcr.request import Request as VcrRequest
 
 from worker.configurations import (
     Configuration,
@@ -40,6 +43,7 @@ from worker.retries import RetryPolicy
 from worker.settings import Settings
 from worker.transport import HttpClient, HttpResponse
 from worker.transport.download import Download
+from worker.transport.http import StreamedLines
 
 CONFIGURATION = "contract"
 DEPLOYMENT = "contract-deployment"
@@ -177,6 +181,14 @@ class CapturingHttpClient(HttpClient):
         )
         return super().request(method, url, headers=headers, **kwargs)
 
+    @contextlib.contextmanager
+    def stream_lines(self, method: str, url: str, **kwargs: Any) -> Iterator[StreamedLines]:
+        """A file's content, read line by line (the batch tier's output files)."""
+        headers = {**kwargs.pop("headers"), **self.extra_headers}
+        self.sent.append(Sent(method, url, dict(headers), None, dict(kwargs.get("params") or {})))
+        with super().stream_lines(method, url, headers=headers, **kwargs) as streamed:
+            yield streamed
+
 
 class ScriptedHttpClient(CapturingHttpClient):
     """Recording a multi-round case: each request goes to the mock (which validates it
@@ -193,6 +205,18 @@ class ScriptedHttpClient(CapturingHttpClient):
         # recorder. Anything else (a 500 means the mock's own answer broke its schema).
         refused = 400 <= received.status_code < 500
         return received if refused else self.answers[len(self.sent) - 1]
+
+    @contextlib.contextmanager
+    def stream_lines(self, method: str, url: str, **kwargs: Any) -> Iterator[StreamedLines]:
+        with super().stream_lines(method, url, **kwargs) as received:
+            for _ in received.lines:  # the mock's answer, read whole: vcrpy records it
+                pass
+            if 400 <= received.status_code < 500:  # the mock refused the request
+                yield received
+                return
+        answer = self.answers[len(self.sent) - 1]
+        scripted = (line for line in answer.content.splitlines() if line)
+        yield StreamedLines(answer.status_code, answer.headers, b"", scripted)
 
 
 # --- one delivery -----------------------------------------------------------------------
@@ -304,7 +328,10 @@ def normalise_uri(uri: str) -> str:
 
 
 def scrub_request(request: Any) -> Any:
-    """vcrpy hook: drop secrets and mock directives, normalise the URI."""
+    """vcrpy hook: drop secrets and mock directives, normalise the URI; a streamed body
+    (an upload) is kept as its bytes, which the cassette stores as text."""
+    if hasattr(request.body, "read"):
+        request = VcrRequest(request.method, request.uri, request.body.read(), request.headers)
     names = sorted(name.lower() for name in request.headers if name.lower() in SECRET_HEADERS)
     for name in list(request.headers):
         if name.lower() in SECRET_HEADERS or name.lower() == MOCK_STATUS_HEADER.lower():
@@ -316,22 +343,55 @@ def scrub_request(request: Any) -> Any:
 
 
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    """vcrpy hook: drop cookies and account-identifying response headers."""
+    """vcrpy hook: drop cookies and account-identifying response headers; a
+    ``Location`` (Azure's answer to an upload) names the placeholder host."""
     headers = response.get("headers") or {}
     response["headers"] = {
-        name: value
+        name: [normalise_uri(v) for v in value] if name.lower() == "location" else value
         for name, value in headers.items()
         if name.lower() not in SECRET_RESPONSE_HEADERS
     }
     return response
 
 
+def form_parts(request: Any) -> list[tuple[str, str, bytes]] | None:
+    """A ``multipart/form-data`` body's parts (disposition, type, content), else None.
+
+    A boundary is random per request, so uploads are compared part by part.
+    """
+    content_type = request.headers.get("Content-Type") or ""
+    if not content_type.startswith("multipart/form-data"):
+        return None
+    body = request.body
+    body = body.read() if hasattr(body, "read") else body
+    body = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
+    return [
+        (
+            part.headers.get(b"Content-Disposition", b"").decode(),
+            part.headers.get(b"Content-Type", b"").decode(),
+            part.content,
+        )
+        for part in MultipartDecoder(body, content_type).parts
+    ]
+
+
+def same_body(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: vcrpy's own ``body``, and uploads equal part by part."""
+    forms = form_parts(r1), form_parts(r2)
+    if forms == (None, None):
+        vcr.matchers.body(r1, r2)
+        return
+    assert forms[0] == forms[1], "the uploaded form differs"
+
+
 def cassette_vcr(record_mode: str, **hooks: Any) -> vcr.VCR:
     """The one vcrpy configuration of the recorder and the replay tests."""
-    return vcr.VCR(
+    recorder = vcr.VCR(
         record_mode=record_mode,
         match_on=MATCH_ON,
         before_record_request=hooks.get("before_record_request", scrub_request),
         before_record_response=hooks.get("before_record_response", scrub_response),
         decode_compressed_response=True,
     )
+    recorder.register_matcher("body", same_body)
+    return recorder

@@ -122,7 +122,8 @@ start() {
   echo "$pid" >"$PIDFILE"
 
   while :; do
-    if ! ours_alive; then
+    # The pid is ours; right after the fork its command line may not say prism yet.
+    if ! kill -0 "$pid" 2>/dev/null; then
       say "Prism exited during startup; last log lines:"
       tail -n 20 "$LOG" >&2 || true
       rm -f "$PIDFILE"

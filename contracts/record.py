@@ -16,12 +16,13 @@ id (``provider/operation/name``) contains TEXT.
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,18 @@ from vcr.request import Request as VcrRequest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # run by path or with -m: cases, harness, handmade
 
+import batch_cases  # noqa: E402
+import batch_harness  # noqa: E402
 import cases  # noqa: E402
 import handmade  # noqa: E402
 import harness  # noqa: E402
+from batch_api_server import serve_batch_api  # noqa: E402
 
-from worker.transport import HttpResponse  # noqa: E402
+from worker.configurations import Configuration  # noqa: E402
+from worker.transport import HttpClient, HttpResponse  # noqa: E402
+
+#: Any case: a standard-tier job's, or a batch tier's (``batch_cases``).
+Case = cases.ContractCase | batch_cases.BatchCase
 
 UP_SCRIPT = HERE.parent.parent / "shared" / "tools" / "prism" / "up.sh"
 V1_SCRIPT = HERE / "prism_azure_v1.sh"
@@ -94,7 +102,33 @@ def ensure_mocks() -> None:
         subprocess.run(["bash", str(V1_SCRIPT)], check=True, stdout=subprocess.DEVNULL)
 
 
-def record(case: cases.ContractCase, target: harness.Target, *, mock: bool) -> list[int]:
+#: Says, in every answer recorded against a mock, what answered the request it recorded
+#: and with which status, before any hand-made answer replaced it.
+RECORDED_AGAINST = "x-contract-recorded-against"
+#: What validated each provider's requests while recording against the mocks.
+VALIDATORS = {
+    "openai": "prism openai-openapi.yaml",
+    "azure": "prism azure-openai-inference-2024-10-21.json",
+    "azure_v1": "prism azure-v1-v1-generated.json",
+}
+#: Azure's batch cases: no spec of Azure's has a mock for batches.
+BATCH_SERVER = "contracts/batch_api (stateful server, no spec validation)"
+
+
+def validator(case: Case) -> str:
+    if isinstance(case, batch_cases.BatchCase) and case.provider != "openai":
+        return BATCH_SERVER
+    return VALIDATORS[case.provider]
+
+
+def run(case: Case, configuration: Configuration, http: HttpClient) -> Any:
+    """One run of a case through the real worker: a delivery, or a batch story."""
+    if isinstance(case, batch_cases.BatchCase):
+        return batch_harness.run_batch_case(case, configuration, http)
+    return harness.deliver(case, configuration, http)
+
+
+def record(case: Case, target: harness.Target, *, mock: bool) -> list[int]:
     """Run the case once under a recording cassette, replacing the answer if handmade.
 
     Returns the statuses the provider answered with, before any replacement. While
@@ -124,6 +158,8 @@ def record(case: cases.ContractCase, target: harness.Target, *, mock: bool) -> l
                     # Responses examples do): Prism answers 500. The answer is replaced.
                     status = 200
         statuses.append(status)
+        if mock:
+            response["headers"][RECORDED_AGAINST] = [f"{validator(case)}: HTTP {status}"]
         if replacements:
             # One answer per request of a multi-round case, else the same for every one.
             index = min(len(statuses), len(replacements)) - 1
@@ -137,7 +173,7 @@ def record(case: cases.ContractCase, target: harness.Target, *, mock: bool) -> l
     if mock and case.rounds:
         http = harness.ScriptedHttpClient([_as_answer(r) for r in replacements], extra)
     with recorder.use_cassette(str(case.cassette)) as cassette:
-        harness.deliver(case, target.configuration(case.variant), http)
+        run(case, target.configuration(case.variant), http)
         if download is not None:
             # The hand-made answer names a URL the worker downloads: answer that too.
             interaction = download.interaction()
@@ -156,19 +192,36 @@ def record(case: cases.ContractCase, target: harness.Target, *, mock: bool) -> l
 
 def _as_answer(replacement: handmade.Handmade) -> HttpResponse:
     """A hand-made answer as the transport hands it to the worker."""
-    headers = CaseInsensitiveDict({"Content-Type": "application/json", **replacement.headers})
-    return HttpResponse(replacement.status, headers, json.dumps(replacement.body).encode())
+    headers = CaseInsensitiveDict({"Content-Type": replacement.content_type, **replacement.headers})
+    return HttpResponse(replacement.status, headers, replacement.content)
 
 
-def replayed(case: cases.ContractCase) -> harness.Delivery:
-    """The job as the finished cassette plays it back, offline."""
+def replayed(case: Case) -> tuple[str, bool]:
+    """How the finished cassette plays back, offline ("job succeeded"), and whether it
+    ended as the case expects."""
     with harness.cassette_vcr("none").use_cassette(str(case.cassette)):
-        return harness.deliver(
+        played = run(
             case, harness.REPLAY.configuration(case.variant), harness.CapturingHttpClient()
         )
+    if isinstance(case, batch_cases.BatchCase):
+        return played.outcome, played.ok
+    job = played.record
+    if job["status"] != case.expected.status:
+        print(f"          expected job {case.expected.status}: {job['error']}", file=sys.stderr)
+    return f"job {job['status']}", job["status"] == case.expected.status
 
 
-def _usable_live(case: cases.ContractCase, target: harness.Target) -> bool:
+@contextlib.contextmanager
+def batch_server(case: Case, target: harness.Target) -> Iterator[harness.Target]:
+    """Azure's batch cases talk to a fresh stateful Batch API server; others as given."""
+    if not isinstance(case, batch_cases.BatchCase) or case.provider == "openai":
+        yield target
+        return
+    with serve_batch_api(api_key=harness.AZURE_KEY, entra_token=harness.ENTRA_TOKEN) as api:
+        yield replace(target, azure_resource=api.url, azure_v1_resource=api.url)
+
+
+def _usable_live(case: Case, target: harness.Target) -> bool:
     bearer = case.variant.startswith("azure") and case.variant.endswith("bearer")
     return case.live and (not bearer or bool(target.entra_token))
 
@@ -178,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="record only cases whose id contains this")
     args = parser.parse_args(argv)
     live = live_target(dict(os.environ))
-    selected = [case for case in cases.by_id().values() if args.only in case.id]
+    everything: list[Case] = [*cases.by_id().values(), *batch_cases.batch_by_id().values()]
+    selected = [case for case in everything if args.only in case.id]
     mocked = [case for case in selected if case.provider not in live]
     if mocked:
         ensure_mocks()
@@ -187,20 +241,21 @@ def main(argv: list[str] | None = None) -> int:
         if target is not None and not _usable_live(case, target):
             print(f"kept      {case.id} (not producible against the real service)")
             continue
-        statuses = record(case, target or MOCKS, mock=target is None)
-        where = "live" if target is not None else "mock"
+        with batch_server(case, target or MOCKS) as where_to:
+            statuses = record(case, where_to, mock=target is None)
+        where = "live" if target is not None else validator(case)
         if target is None and not _mock_accepted(case, statuses):
             print(f"          the mock refused {case.id}: HTTP {statuses}", file=sys.stderr)
             return 1
-        job = replayed(case).record
-        print(f"recorded  {case.id} ({where}, HTTP {statuses}, replayed: job {job['status']})")
-        if job["status"] != case.expected.status:
-            print(f"          expected job {case.expected.status}: {job['error']}", file=sys.stderr)
+        status, expected = replayed(case)
+        print(f"recorded  {case.id} ({where}, HTTP {statuses}, replayed: {status})")
+        if not expected:
+            print(f"          {case.id} did not end as its case expects", file=sys.stderr)
             return 1
     return 0
 
 
-def _mock_accepted(case: cases.ContractCase, statuses: list[int]) -> bool:
+def _mock_accepted(case: Case, statuses: list[int]) -> bool:
     """Whether the mock validated every request: it answered as asked, never with a 4xx."""
     wanted = case.mock_status or 200
     return bool(statuses) and all(status < 400 or status == wanted for status in statuses)

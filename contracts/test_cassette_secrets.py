@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import support
+from batch_cases import BATCH_CASES
 from cases import CASES, CASSETTES
 from harness import AUTH_MARKER, TEST_KEYS, normalise_uri, scrub_request, scrub_response
 from vcr.request import Request
@@ -45,7 +46,7 @@ def test_a_cassette_holds_no_key_material(path: Path) -> None:
 
 
 def test_every_cassette_belongs_to_a_contract_case() -> None:
-    expected = {case.cassette for case in CASES}
+    expected = {case.cassette for case in [*CASES, *BATCH_CASES]}
     recorded = {path for path in FILES if path.suffix == ".yaml"}
 
     assert recorded - expected == set(), "cassettes with no case in contracts/cases.py"
@@ -89,3 +90,12 @@ def test_recording_drops_cookies_and_account_headers_from_answers() -> None:
     }
 
     assert scrub_response(response)["headers"] == {"x-request-id": ["1"]}
+
+
+def test_recording_names_the_placeholder_host_in_an_uploads_location() -> None:
+    # Azure's dated API answers an upload with 201 and the file's URL on the local server
+    response = {"headers": {"Location": ["http://127.0.0.1:40111/openai/files/file-1"]}}
+
+    assert scrub_response(response)["headers"]["Location"] == [
+        "https://contract-resource.openai.azure.com/openai/files/file-1"
+    ]

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import yaml
+from batch_cases import BATCH_CASES, BatchCase
+from batch_harness import JOB_ID, BatchRun, run_batch_case
 from cases import CASES, Answer, ContractCase, summed
+from handmade_batch import FILENAME, GROUP
 from harness import (
     API_VERSION,
     AUTH_MARKER,
@@ -25,6 +30,7 @@ from harness import (
     Delivery,
     cassette_vcr,
     deliver,
+    form_parts,
 )
 
 from worker.engine.runner import RetryLater
@@ -138,3 +144,184 @@ def test_the_job_result_is_what_the_recorded_answer_says(case: ContractCase) -> 
         # What the provider asked, plus jitter (never less).
         asked = expected.retry_after_s
         assert asked <= delivery.decision.delay_s <= asked + max(1.0, asked / 10)
+
+
+# --- the batch tier: Files and Batches ---------------------------------------------------
+
+#: Where each provider's Files and Batches live, and the query every call carries.
+BATCH_ROOTS = {
+    "openai": ("/v1/", {}),
+    "azure": ("/openai/", {"api-version": API_VERSION}),
+    "azure_v1": ("/openai/v1/", {}),
+}
+JOB_CASES = [case for case in BATCH_CASES if case.story == "job"]
+CALLS_CASES = [case for case in BATCH_CASES if case.story == "calls"]
+OPENAI_BATCH_CASES = [case for case in BATCH_CASES if case.provider == "openai"]
+
+
+def replay_batch(case: BatchCase) -> tuple[BatchRun, Any]:
+    assert case.cassette.exists(), f"no cassette for {case.id}: run make record-cassettes"
+    with cassette_vcr("none").use_cassette(str(case.cassette)) as cassette:
+        run = run_batch_case(case, REPLAY.configuration(case.variant), CapturingHttpClient())
+    return run, cassette
+
+
+def recorded_pairs(case: BatchCase) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The cassette's interactions as written: request and response dicts."""
+    document = yaml.safe_load(case.cassette.read_text(encoding="utf-8"))
+    return [(i["request"], i["response"]) for i in document["interactions"]]
+
+
+def answer_line(cassette: Any) -> dict[str, Any]:
+    """The one answer line of the batch's output file, as recorded."""
+    lines = [
+        json.loads(line)
+        for request, answer in zip(cassette.requests, answers(cassette), strict=True)
+        if request.path.endswith("/content")
+        for line in answer.content.splitlines()
+        if line.strip()
+    ]
+    [line] = lines
+    return dict(line)
+
+
+@pytest.mark.parametrize("case", BATCH_CASES, ids=[case.id for case in BATCH_CASES])
+def test_the_batch_tier_sends_exactly_the_recorded_files_and_batches_calls(
+    case: BatchCase,
+) -> None:
+    run, cassette = replay_batch(case)
+
+    assert cassette.all_played
+    root, query = BATCH_ROOTS[case.provider]
+    # One call at a time, in order: upload, create, polls, reads, deletes.
+    assert len(run.sent) == len(cassette.requests)
+    for sent, recorded in zip(run.sent, cassette.requests, strict=True):
+        assert sent.method == recorded.method
+        assert sent.path == recorded.path
+        assert sent.path.startswith((root + "files", root + "batches"))
+        assert {name: str(value) for name, value in sent.params.items()} == dict(recorded.query)
+        assert query.items() <= sent.params.items()
+        if sent.json_body is not None:
+            assert sent.json_body == body_of(recorded)
+        auth = {name.lower() for name in sent.headers if name.lower() in SECRET_HEADERS}
+        assert auth == AUTH_HEADERS[case.variant]
+        assert set(recorded.headers[AUTH_MARKER].split(", ")) == auth
+    # The upload is a form: purpose batch, and the job's line as a JSON Lines file.
+    [upload] = [r for r in cassette.requests if r.method == "POST" and r.path.endswith("/files")]
+    parts = form_parts(upload)
+    assert parts is not None
+    assert parts[0] == ('form-data; name="purpose"', "", b"batch")
+    disposition, content_type, content = parts[1]
+    assert disposition == f'form-data; name="file"; filename="{FILENAME}"'
+    assert content_type == "application/jsonl"
+    [line] = [json.loads(text) for text in content.splitlines()]
+    assert line["custom_id"].startswith(f"{JOB_ID}/")
+    assert line["method"] == "POST"
+    assert line["url"] == run.group["endpoint"]
+
+
+def test_every_files_and_batches_request_passed_the_mock_of_openais_official_spec() -> None:
+    # Given every request the OpenAI batch cassettes hold (which the test above proves
+    # are exactly what the worker sends), recorded against Prism's mock of
+    # openai-openapi.yaml, which answers a request breaking the spec with a 4xx
+    seen: set[str] = set()
+    for case in OPENAI_BATCH_CASES:
+        for request, response in recorded_pairs(case):
+            # Then the mock accepted each one
+            [against] = response["headers"]["x-contract-recorded-against"]
+            assert against == "prism openai-openapi.yaml: HTTP 200", (case.id, request["uri"])
+            seen.add(_what(request))
+    # And together they are every kind of call BatchApi makes, with every parameter
+    assert seen == {
+        "upload a batch file",
+        "list batch files, newest first",
+        "list batch files after one",
+        "create a batch",
+        "list batches",
+        "list batches after one",
+        "retrieve a batch",
+        "cancel a batch",
+        "delete a file",
+        "read a file's content",
+    }
+
+
+def _what(request: dict[str, Any]) -> str:
+    """Which call of ``BatchApi`` a recorded request is, checking what it carries."""
+    method, parts = request["method"], urlsplit(request["uri"])
+    path, query = parts.path, dict(parse_qsl(parts.query))
+    body = json.loads(request["body"]) if method == "POST" and path == "/v1/batches" else None
+    if (method, path) == ("POST", "/v1/files"):
+        assert request["headers"]["Content-Type"][0].startswith("multipart/form-data")
+        return "upload a batch file"
+    if (method, path) == ("GET", "/v1/files"):
+        assert {"purpose": "batch", "limit": "10000", "order": "desc"}.items() <= query.items()
+        return (
+            "list batch files after one" if "after" in query else "list batch files, newest first"
+        )
+    if (method, path) == ("POST", "/v1/batches"):
+        assert body is not None
+        assert set(body) == {"input_file_id", "endpoint", "completion_window", "metadata"}
+        assert body["completion_window"] == "24h"
+        assert body["metadata"]["openai_worker_group"] == GROUP
+        return "create a batch"
+    if (method, path) == ("GET", "/v1/batches"):
+        assert query["limit"] == "100"
+        return "list batches after one" if "after" in query else "list batches"
+    if method == "GET" and path.startswith("/v1/batches/"):
+        return "retrieve a batch"
+    if method == "POST" and path.endswith("/cancel"):
+        return "cancel a batch"
+    if method == "DELETE" and path.startswith("/v1/files/"):
+        return "delete a file"
+    if method == "GET" and path.endswith("/content"):
+        return "read a file's content"
+    raise AssertionError(f"a request no BatchApi call makes: {method} {path}")
+
+
+@pytest.mark.parametrize("case", JOB_CASES, ids=[case.id for case in JOB_CASES])
+def test_a_batch_tier_job_ends_with_what_its_answer_line_says(case: BatchCase) -> None:
+    run, cassette = replay_batch(case)
+    line = answer_line(cassette)
+    body = line["response"]["body"]
+    answer = Answer(200, {"Content-Type": "application/json"}, json.dumps(body).encode())
+    [created] = [
+        a.json
+        for r, a in zip(cassette.requests, answers(cassette), strict=True)
+        if r.method == "POST" and r.path.endswith("/batches")
+    ]
+
+    record = run.record
+    assert record["status"] == "succeeded", record["error"]
+    assert record["tier"] == "batch"
+    assert case.output is not None
+    assert record["output"] == case.output([answer])
+    assert record["usage"] == body["usage"]
+    assert record["batch"]["provider_batch_id"] == created["id"]
+    assert record["batch"]["ended"] == {"status": "completed"}
+    assert line["custom_id"] == f"{JOB_ID}/{'call' if 'embeddings' in case.name else 'round:0'}"
+    # The provider's files were deleted: input, output, and Azure's (empty) error file.
+    assert run.group["state"] == "done"
+    deleted = {r.path.rsplit("/", 1)[1] for r in cassette.requests if r.method == "DELETE"}
+    kept = {run.group[name] for name in ("input_file_id", "output_file_id", "error_file_id")}
+    assert deleted == kept - {""}
+
+
+@pytest.mark.parametrize("case", CALLS_CASES, ids=[case.id for case in CALLS_CASES])
+def test_batch_api_finds_cancels_and_reads_the_cancelled_batchs_error_file(
+    case: BatchCase,
+) -> None:
+    run, _ = replay_batch(case)
+    calls = run.calls
+
+    assert calls["found_file"]["id"] == calls["uploaded"]["id"]
+    assert calls["found_file"]["filename"] == FILENAME
+    assert calls["found_file"]["purpose"] == "batch"
+    assert calls["found_batch"]["id"] == calls["created"]["id"]
+    assert calls["found_batch"]["metadata"]["openai_worker_group"] == GROUP
+    assert calls["created"]["input_file_id"] == calls["uploaded"]["id"]
+    assert calls["cancelling"]["status"] == "cancelling"
+    assert calls["cancelled"]["status"] == "cancelled"
+    assert [(line["custom_id"], line["error"]["code"]) for line in calls["errors"]] == [
+        (f"{JOB_ID}/round:0", "batch_cancelled")
+    ]

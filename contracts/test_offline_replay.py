@@ -8,19 +8,23 @@ whatever the host, and failing clearly on a request nobody recorded.
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from batch_cases import batch_by_id as by_batch_id
 from cases import CASSETTES, by_id
-from handmade import IMAGE_PNG
+from handmade import IMAGE_PNG, VECTORS
 from harness import deliver
 from support import SECRET_KEY
 
 from worker.cli import main
 from worker.configurations import Configuration
 from worker.errors import SettingsError, TransportError
+from worker.providers import provider_for
+from worker.providers.batch import BatchApi, batch_layout
 from worker.settings import Settings
 from worker.transport.replay import ReplayHttpClient
 
@@ -204,3 +208,123 @@ def test_a_download_nobody_recorded_fails_clearly_without_the_network() -> None:
             deadline_s=5,
             accept="image/*",
         )
+
+
+# --- the batch tier -------------------------------------------------------------------
+
+OPENAI_BASE = "http://127.0.0.1:9/v1"  # nothing listens there: replay never connects
+
+
+def batch_line(custom_id: str, body: dict[str, Any]) -> bytes:
+    line = {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}
+    return json.dumps(line).encode() + b"\n"
+
+
+def recorded_hello_line() -> dict[str, Any]:
+    """The answer line of the OpenAI chat job's recorded output file."""
+    import yaml
+
+    cassette = by_batch_id()["openai/batch/chat_job"].cassette
+    for interaction in yaml.safe_load(cassette.read_text())["interactions"]:
+        if interaction["request"]["uri"].endswith("/content"):
+            return dict(json.loads(interaction["response"]["body"]["string"]))
+    raise AssertionError("no output file in the chat job's cassette")
+
+
+def test_a_replayed_batch_answers_each_uploaded_line_with_its_own_custom_id() -> None:
+    # Given the recordings, and a file of two lines the recordings never saw
+    client = replaying(CASSETTES)
+    api = BatchApi(
+        batch_layout(provider_for(openai_configuration(OPENAI_BASE))), client, timeout_s=5
+    )
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Other words"}]}
+    content = batch_line("job-a/round:0", body) + batch_line("job-b/round:0", body)
+
+    # When it is uploaded, made a batch, polled and read
+    uploaded = api.upload("mine.jsonl", io.BytesIO(content))
+    created = api.create(uploaded["id"], "/v1/chat/completions", {"openai_worker_group": "g1"})
+    batch = api.get(created["id"])
+    with api.lines(batch["output_file_id"]) as lines:
+        answers = [json.loads(line) for line in lines]
+
+    # Then every line has the recorded answer, under its own custom_id
+    recorded = recorded_hello_line()
+    assert uploaded["filename"] == "mine.jsonl"
+    assert uploaded["bytes"] == len(content)
+    assert created["input_file_id"] == uploaded["id"]
+    assert created["metadata"] == {"openai_worker_group": "g1"}
+    assert batch["status"] == "completed"
+    assert batch["id"] == created["id"]
+    assert [a["custom_id"] for a in answers] == ["job-a/round:0", "job-b/round:0"]
+    assert all(a["response"] == recorded["response"] for a in answers)
+    assert recorded["response"]["body"]["choices"][0]["message"]["content"] == HELLO
+    api.delete_file(uploaded["id"])
+    api.delete_file(batch["output_file_id"])
+
+
+def test_two_replayed_batches_in_flight_keep_their_own_lines() -> None:
+    client = replaying(CASSETTES)
+    api = BatchApi(
+        batch_layout(provider_for(openai_configuration(OPENAI_BASE))), client, timeout_s=5
+    )
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+    first = api.upload("one.jsonl", io.BytesIO(batch_line("one/round:0", body)))
+    second = api.upload("two.jsonl", io.BytesIO(batch_line("two/round:0", body)))
+    batches = [
+        api.create(uploaded["id"], "/v1/chat/completions", {}) for uploaded in (first, second)
+    ]
+
+    read = []
+    for created in batches:
+        with api.lines(api.get(created["id"])["output_file_id"]) as lines:
+            read.append([json.loads(line)["custom_id"] for line in lines])
+
+    assert first["id"] != second["id"]
+    assert batches[0]["id"] != batches[1]["id"]
+    assert read == [["one/round:0"], ["two/round:0"]]
+
+
+@pytest.mark.integration
+def test_a_real_worker_runs_batch_tier_jobs_offline_from_cassettes(
+    redis_url: str, namespace: str, start_worker: Any
+) -> None:
+    from worker.client import Client
+
+    # Given a worker replaying this repository's cassettes, a configuration whose
+    # endpoint nothing listens on, and a short batch window
+    start_worker(
+        threads=2,
+        OPENAI_WORKER_REPLAY_DIR=str(CASSETTES),
+        OPENAI_WORKER_BATCH_WINDOW_S="1",
+        OPENAI_WORKER_BATCH_POLL_MIN_S="0.2",
+        OPENAI_WORKER_BATCH_POLL_MAX_S="0.5",
+    )
+    client = Client(
+        Settings(redis_url=redis_url, namespace=namespace, secret_keys=(SECRET_KEY,)),
+        url=redis_url,
+    )
+    try:
+        client.configurations().save(openai_configuration(OPENAI_BASE))
+        # When a chat job and an embeddings job are sent through the batch tier
+        chat = client.submit(
+            "chat_completions_without_history",
+            {"configuration": "contract", "model": "gpt-4o-mini", "user_prompt": "Anything"},
+            tier="batch",
+        )
+        vector = client.submit(
+            "embeddings_single_input",
+            {"configuration": "contract", "model": "text-embedding-3-small", "input": "Words"},
+            tier="batch",
+        )
+        chatted, embedded = client.wait(chat, 60), client.wait(vector, 60)
+    finally:
+        client.close()
+
+    # Then both end with the recorded answers, each through a provider batch
+    assert chatted["status"] == "succeeded", chatted
+    assert chatted["tier"] == "batch"
+    assert chatted["batch"]["ended"] == {"status": "completed"}
+    assert chatted["output"]["assistant_response_text"] == HELLO
+    assert embedded["status"] == "succeeded", embedded
+    assert embedded["batch"]["provider_batch_id"] != chatted["batch"]["provider_batch_id"]
+    assert embedded["output"]["embedding_vector"] == pytest.approx(VECTORS[0], rel=1e-6)

@@ -153,5 +153,18 @@ def test_any_other_record_comes_back_unchanged_for_the_runner(
     assert store.get("s2") == record
 
 
+def test_a_queued_batch_tier_job_is_not_marked_running_but_handed_back_as_it_is(
+    store: Any,
+) -> None:
+    queued = new_record("s3", "chat_completions_without_history", "main", on_expiry="standard")
+    store.submit(queued, "chat_completions_without_history", {"configuration": "main"})
+
+    found, fresh = store.start("s3", "2026-11-22T18:00:00.000Z")
+
+    assert fresh is False
+    assert found == queued
+    assert store.get("s3") == queued
+
+
 def test_starting_an_unknown_job_finds_nothing(store: Any) -> None:
     assert store.start("nobody", "2026-11-22T18:00:00.000Z") == (None, False)

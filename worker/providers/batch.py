@@ -28,6 +28,10 @@ from worker.transport import HttpClient
 
 #: The paths the batch tier sends (the operations that map to independent requests).
 BATCH_PATHS = frozenset({"chat/completions", "embeddings"})
+#: What a file's content is read as. Azure's v1 spec serves it as
+#: ``application/octet-stream``; OpenAI's spec declares it ``application/json`` (a
+#: string), and its mock refuses with 406 an ``Accept`` that names neither.
+CONTENT_ACCEPT = "application/octet-stream, application/json;q=0.5"
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ class BatchApi:
         with self.http.stream_lines(
             "GET",
             self.layout.url(f"files/{quote(file_id, safe='')}/content"),
-            headers=self._headers({"Accept": "application/octet-stream"}),
+            headers=self._headers({"Accept": CONTENT_ACCEPT}),
             params=self.layout.version,
             timeout_s=self.timeout_s,
         ) as streamed:

@@ -316,7 +316,10 @@ class MemoryResultStore:
             if record is None:
                 return None, False
             fresh = record["status"] == "queued" and record["attempts"] == 0
-            if fresh and record.get("started_at") is None:
+            # As start.lua: only a record of plain values (a batch-tier job's has its
+            # ``batch``) is marked running here; any other goes back to the runner as is.
+            plain = not any(isinstance(value, dict | list) for value in record.values())
+            if fresh and plain and record.get("started_at") is None:
                 record.update(status="running", attempts=1, started_at=now)
                 return json.loads(json.dumps(record)), True
             return json.loads(json.dumps(record)), False

@@ -9,7 +9,9 @@ answers any body sent to its path. Recordings that match the same request are pl
 in order, the last one repeating. A request with no recording fails with a
 non-retryable ``TransportError`` that names it. Requests made on ``session`` directly
 (the download of a generated image from the URL an answer gave) are answered from the
-same recordings: nothing reaches the network.
+same recordings: nothing reaches the network. The Batch API's Files and Batches calls
+are answered with state of their own (``replay_batch``), so a batch-tier job's answer
+line carries its own ``custom_id``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from requests.structures import CaseInsensitiveDict
 from worker.errors import ProviderError, SettingsError, TransportError
 from worker.transport.download import Download
 from worker.transport.http import HttpClient, HttpResponse, StreamedLines
+from worker.transport.replay_batch import BatchReplay
 
 #: Stands for "this recording answers any body" (a recording with no body).
 ANY_BODY = object()
@@ -119,6 +122,8 @@ class ReplayHttpClient(HttpClient):
         super().__init__(timeout_s=timeout_s, connect_timeout_s=connect_timeout_s)
         self.directory = directory
         self.recordings = load_cassettes(directory)
+        #: Files and Batches calls, answered with state (``replay_batch``).
+        self.batches = BatchReplay(self.recordings)
         self._played: dict[int, int] = {}
         self._replay_lock = threading.Lock()
 
@@ -154,6 +159,11 @@ class ReplayHttpClient(HttpClient):
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         pairs += [(str(k), str(v)) for k, v in (params or {}).items() if v is not None]
         method, query = method.upper(), _query(pairs)
+        batch = self.batches.answer(
+            method, parts.path, query, json_body=json_body, data=data, headers=headers
+        )
+        if batch is not None:
+            return batch
         body = NOT_JSON if json_body is None and (data or files) else json_body
         on_path = [r for r in self.recordings if r.matches(method, parts.path, query)]
         candidates = [r for r in on_path if _same_body(r.body, body)]
