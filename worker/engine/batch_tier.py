@@ -150,6 +150,20 @@ class BatchEnd:
     #: The provider's reason when the whole batch failed (validation).
     failure: str | None = None
 
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> BatchEnd | None:
+        """How a batch-tier job's batch ended, once its answers were handed back."""
+        batch = record.get("batch") or {}
+        ended = batch.get("ended")
+        if not isinstance(ended, dict):
+            return None
+        return cls(
+            status=str(ended.get("status")),
+            on_expiry=str(batch.get("on_expiry") or "standard"),
+            cancelled=bool(batch.get("cancelled")),
+            failure=ended.get("failure"),
+        )
+
 
 class AnsweringClient(ProviderClient):
     """Answers each call from the batch's answer in the job's ledger."""

@@ -236,14 +236,8 @@ class JobRunner:
             self.limiter_for(configuration),
             timeout_s=self.settings.read_timeout_s(operation.spec.timeout),
         )
-        ended = (record.get("batch") or {}).get("ended")
-        if isinstance(ended, dict):
-            end = BatchEnd(
-                status=str(ended.get("status")),
-                on_expiry=str(record["batch"].get("on_expiry") or "standard"),
-                cancelled=bool(record["batch"].get("cancelled")),
-                failure=ended.get("failure"),
-            )
+        end = BatchEnd.of(record)
+        if end is not None:  # a batch-tier job handed back: its answers are in the ledger
             client = AnsweringClient(client, ledger, end)
         context = JobContext(
             job_id=job_id,
