@@ -62,15 +62,25 @@ def check_tier(
         return
     if tier != "batch":
         raise ValidationError(f"tier must be standard or batch, got {tier!r}")
+    refusal = batch_refusal(operation, not_batchable, payload)
+    if refusal is not None:
+        raise refusal
+
+
+def batch_refusal(
+    operation: str, not_batchable: str | None, payload: dict[str, Any]
+) -> ValidationError | None:
+    """Why this job cannot run in the batch tier, or None when it can."""
     if not_batchable:
-        raise ValidationError(
+        return ValidationError(
             f"{operation} cannot run in the batch tier: {not_batchable}; "
             "submit it with tier standard"
         )
     if payload.get("functions"):
-        raise ValidationError(
+        return ValidationError(
             "function calling cannot run in the batch tier: the worker runs the functions "
             "between calls, and a batch sends every request once, without the answers of "
             "the others; submit it with tier standard",
             details={"functions": ["not in the batch tier"]},
         )
+    return None

@@ -50,7 +50,7 @@ from worker.results import (
 from worker.retries import FINAL_WRITE, FinalWriteRetries, RetryPolicy
 from worker.settings import Settings
 from worker.transport import HttpClient
-from worker.validation import check_tier, validate_payload
+from worker.validation import batch_refusal, check_tier, validate_payload
 
 log = structlog.get_logger("worker.runner")
 
@@ -222,8 +222,7 @@ class JobRunner:
             configuration.default_tier == "batch"
             and "tier" not in record
             and self.batch is not None
-            and not operation.spec.not_batchable
-            and not data.get("functions")
+            and batch_refusal(operation.name, operation.spec.not_batchable, data) is None
         ):
             raise ToBatchTier
         # Metric labels name only configurations that exist (a payload may name anything).
