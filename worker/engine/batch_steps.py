@@ -37,7 +37,7 @@ from worker.ledger import LedgerBackend
 from worker.observer import JobObserver, NullObserver
 from worker.providers import provider_for
 from worker.providers.batch import BatchApi, batch_layout
-from worker.results import ResultStore
+from worker.results import FINAL_STATUSES, ResultStore
 from worker.settings import Settings
 from worker.transport import HttpClient
 
@@ -150,8 +150,13 @@ class BatchSteps:
         return written
 
     def _live_jobs(self, job_ids: list[str]) -> list[str]:
-        operations = self.results.merge_batch(job_ids, {})
-        return [job_id for job_id, op in zip(job_ids, operations, strict=True) if op]
+        """The jobs that have not ended (an operator may have cancelled some)."""
+        statuses = self.results.statuses(job_ids)
+        return [
+            job_id
+            for job_id, status in zip(job_ids, statuses, strict=True)
+            if status is not None and status not in FINAL_STATUSES
+        ]
 
     # --- uploaded → submitted ------------------------------------------------------------
 

@@ -82,6 +82,10 @@ class ResultStore(Protocol):
         batched one. The status found ("" without a record)."""
         ...
 
+    def statuses(self, job_ids: list[str]) -> list[str | None]:
+        """Each job's status (None without a record), read in one round trip."""
+        ...
+
     def requeue_failed(self, record: dict[str, Any]) -> str:
         """Replace a failed job's record with ``record`` (queued) and drop its ledger.
 
@@ -264,6 +268,12 @@ class RedisResultStore:
         )
         return [reply_text(operation) for operation in found]
 
+    def statuses(self, job_ids: list[str]) -> list[str | None]:
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hget(self.keys.job(job_id), "status")
+        return [None if status is None else reply_text(status) for status in pipe.execute()]
+
     def cancel(self, job_id: str, error: dict[str, Any]) -> str:
         found = self._cancel(
             keys=[self.keys.job(job_id), self.keys.failed],
@@ -366,6 +376,11 @@ class MemoryResultStore:
                     record["status"] = status
                 found.append(str(record["operation"]))
         return found
+
+    def statuses(self, job_ids: list[str]) -> list[str | None]:
+        with self._lock:
+            found = [self.records.get(job_id) for job_id in job_ids]
+        return [None if record is None else str(record["status"]) for record in found]
 
     def cancel(self, job_id: str, error: dict[str, Any]) -> str:
         with self._lock:
