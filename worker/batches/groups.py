@@ -77,7 +77,6 @@ class BatchGroups:
             args=[
                 job_id,
                 new_token(),
-                new_token(),
                 f"{time.time():.3f}",
                 limits.max_requests,
                 limits.max_bytes,

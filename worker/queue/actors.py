@@ -66,38 +66,38 @@ def _services() -> ProcessServices:
     return services_for_process(settings, redis_url, scheduler)
 
 
+def _back_in_line(delay_s: float) -> dramatiq.Retry:
+    """The same message again after ``delay_s`` seconds."""
+    return dramatiq.Retry(delay=max(1, int(delay_s * 1000)))
+
+
 def _make_handler(operation: str) -> Callable[[str, Any], None]:
     def handler(job_id: str, payload: Any) -> None:
         runner = _services().runner
         decision = runner.run(job_id, operation, payload)
         if isinstance(decision, RetryLater):
-            raise dramatiq.Retry(delay=max(1, int(decision.delay_s * 1000)))
+            raise _back_in_line(decision.delay_s)
 
     handler.__name__ = operation
     return handler
 
 
+#: What every actor shares: the queue, and retries decided by ``worker.retries``.
+ACTOR_OPTIONS: dict[str, Any] = {
+    "queue_name": queue_name(settings),
+    "retry_when": _retry_when,
+    "min_backoff": INFRASTRUCTURE.min_backoff_ms,
+    "max_backoff": INFRASTRUCTURE.max_backoff_ms,
+    "time_limit": TIME_LIMIT_MS,
+}
+
 ACTORS = {
-    name: dramatiq.actor(
-        actor_name=name,
-        queue_name=queue_name(settings),
-        retry_when=_retry_when,
-        min_backoff=INFRASTRUCTURE.min_backoff_ms,
-        max_backoff=INFRASTRUCTURE.max_backoff_ms,
-        time_limit=TIME_LIMIT_MS,
-    )(_make_handler(name))
+    name: dramatiq.actor(actor_name=name, **ACTOR_OPTIONS)(_make_handler(name))
     for name in CATALOG
 }
 
 
-@dramatiq.actor(
-    actor_name=BATCH_STEP_ACTOR,
-    queue_name=queue_name(settings),
-    retry_when=_retry_when,
-    min_backoff=INFRASTRUCTURE.min_backoff_ms,
-    max_backoff=INFRASTRUCTURE.max_backoff_ms,
-    time_limit=TIME_LIMIT_MS,
-)
+@dramatiq.actor(actor_name=BATCH_STEP_ACTOR, **ACTOR_OPTIONS)
 def batch_step(group_id: str, token: str) -> None:
     """Drive a batch group: seal, upload, create, poll, distribute, clean up. While it
     waits (for the provider), the same message goes back in line with a delay."""
@@ -105,4 +105,4 @@ def batch_step(group_id: str, token: str) -> None:
     assert steps is not None  # built with the scheduler above
     wait_s = steps.step(group_id, token)
     if wait_s is not None:
-        raise dramatiq.Retry(delay=max(1, int(wait_s * 1000)))
+        raise _back_in_line(wait_s)
