@@ -92,8 +92,7 @@ ACTOR_OPTIONS: dict[str, Any] = {
 }
 
 ACTORS = {
-    name: dramatiq.actor(actor_name=name, **ACTOR_OPTIONS)(_make_handler(name))
-    for name in CATALOG
+    name: dramatiq.actor(actor_name=name, **ACTOR_OPTIONS)(_make_handler(name)) for name in CATALOG
 }
 
 
