@@ -118,6 +118,16 @@ class Keys:
         """Every group by creation time (a sorted set), for operators."""
         return self._key("batch", "groups")
 
+    @property
+    def member_prefix(self) -> str:
+        """What the pools' Lua puts before a member configuration's name and ``:cool``,
+        ``:fails``, ``:probe``, ``:out``, ``:busy`` or ``:latency``."""
+        return self._key("member", "")
+
+    def member(self, configuration: str, part: str) -> str:
+        """One part of a pool member's routing state (see ``member_prefix``)."""
+        return f"{self.member_prefix}{configuration}:{part}"
+
     def rate_limit(self, configuration: str, kind: str) -> str:
         """The hash of a configuration's ``requests`` or ``tokens`` counts per tenth second."""
         return self._key("ratelimit", configuration, kind)

@@ -30,6 +30,10 @@ class JobObserver(Protocol):
         batch."""
         ...
 
+    def pool_member_event(self, pool: str, member: str, event: str) -> None:
+        """A pool's member was cooled down (``cooldown``) or taken out (``out``)."""
+        ...
+
 
 class NullObserver:
     """Observes nothing."""
@@ -49,4 +53,7 @@ class NullObserver:
         pass
 
     def batch_ended(self, configuration: str, status: str, request_counts: dict[str, Any]) -> None:
+        pass
+
+    def pool_member_event(self, pool: str, member: str, event: str) -> None:
         pass

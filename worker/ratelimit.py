@@ -36,6 +36,10 @@ class Limiter(Protocol):
         """Return when a request may go; raise ``RateLimited`` when it may not yet."""
         ...
 
+    def try_acquire(self) -> float:
+        """0 when a request was admitted now, else the seconds until there may be room."""
+        ...
+
     def record_tokens(self, tokens: int) -> None: ...
 
 
@@ -44,6 +48,9 @@ class NoLimit:
 
     def acquire(self) -> None:
         pass
+
+    def try_acquire(self) -> float:
+        return 0.0
 
     def record_tokens(self, tokens: int) -> None:
         pass

@@ -138,6 +138,10 @@ class Settings:
     backoff_max_s: float = DEFAULT_BACKOFF_MAX_S
     #: The window of the per-configuration rate limits; a minute unless testing.
     rate_limit_window_s: int = 60
+    #: A pool member's first cooldown after a 429, 5xx or timeout (doubling with each
+    #: failure in a row), and the longest (a provider's ``Retry-After`` included).
+    pool_cooldown_s: float = 5.0
+    pool_cooldown_max_s: float = 300.0
     #: The longest a job waits for rate-limit capacity in all before it fails.
     max_queue_wait_s: float = DEFAULT_MAX_QUEUE_WAIT_S
     #: The whole download of a generated image (its URL expires soon), start to end.
@@ -249,6 +253,10 @@ class Settings:
             ),
             rate_limit_window_s=int(
                 _number(env, "OPENAI_WORKER_RATE_LIMIT_WINDOW_S", 60, minimum=1)
+            ),
+            pool_cooldown_s=_number(env, "OPENAI_WORKER_POOL_COOLDOWN_S", 5.0, minimum=0.001),
+            pool_cooldown_max_s=_number(
+                env, "OPENAI_WORKER_POOL_COOLDOWN_MAX_S", 300.0, minimum=0.001
             ),
             max_queue_wait_s=_number(
                 env, "OPENAI_WORKER_MAX_QUEUE_WAIT_S", DEFAULT_MAX_QUEUE_WAIT_S, minimum=0

@@ -23,6 +23,7 @@ import structlog
 
 from worker.configurations.configuration import Configuration
 from worker.configurations.crypto import KeyRing
+from worker.configurations.pool import Pool
 from worker.connections import reply_text
 from worker.errors import ConfigurationError
 from worker.keys import Keys
@@ -63,13 +64,19 @@ class RedisBackend:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
         self.key = keys.configurations
+        self.member = keys.member
 
     def get(self, name: str) -> str | None:
         value = self.client.hget(self.key, name)
         return None if value is None else reply_text(value)
 
     def put(self, name: str, record: str) -> None:
-        self.client.hset(self.key, name, record)
+        # Saved again: back in service in every pool it is a member of, with no history
+        # (``worker.pools.router``: what took it out may be what was just fixed).
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self.key, name, record)
+        pipe.delete(*(self.member(name, part) for part in MEMBER_PARTS))
+        pipe.execute()
 
     def delete(self, name: str) -> bool:
         return bool(self.client.hdel(self.key, name))
@@ -88,7 +95,7 @@ class ConfigurationStore:
         # Workers load the configuration of every job; a short cache saves a Redis round
         # trip and a decryption per job, and changes still arrive within ``cache_s``.
         self.cache_s = cache_s
-        self._cache: dict[str, tuple[float, Configuration]] = {}
+        self._cache: dict[str, tuple[float, Configuration | Pool]] = {}
 
     def _keyring(self) -> KeyRing:
         if self.keyring is None:
@@ -106,22 +113,66 @@ class ConfigurationStore:
         record[SEALED] = self._keyring().encrypt(json.dumps(whole))
         return json.dumps(record)
 
-    def load(self, name: str) -> Configuration:
+    def save_pool(self, pool: Pool) -> None:
+        """Store a pool under its name (sealed as a configuration is: a pool routes paid
+        calls, so its members and fallback cannot be changed without the secret key)."""
+        for member in pool.members:
+            if isinstance(self._resolve(member.configuration), Pool):
+                raise ConfigurationError(
+                    f"pool {pool.name!r}: member {member.configuration!r} is a pool; members "
+                    "are configurations (a pool may be the fallback)"
+                )
+        if pool.fallback is not None:
+            self._resolve(pool.fallback)  # it must exist
+        record = pool.public_dict()
+        record[SEALED] = self._keyring().encrypt(json.dumps(pool.public_dict()))
+        self.backend.put(pool.name, json.dumps(record))
+
+    def resolve(self, name: str) -> Configuration | Pool:
+        """The configuration or pool a payload's ``configuration`` names."""
         if self.cache_s > 0:
             cached = self._cache.get(name)
             now = time.monotonic()
             if cached is not None and cached[0] > now:
                 return cached[1]
-            configuration = self._load(name)
-            self._cache[name] = (now + self.cache_s, configuration)
-            return configuration
-        return self._load(name)
+            found = self._resolve(name)
+            self._cache[name] = (now + self.cache_s, found)
+            return found
+        return self._resolve(name)
 
-    def _load(self, name: str) -> Configuration:
+    def load(self, name: str) -> Configuration:
+        """The configuration named ``name``; a pool's name is refused."""
+        found = self.resolve(name)
+        if isinstance(found, Pool):
+            raise ConfigurationError(f"{name!r} is a pool, not a single configuration")
+        return found
+
+    def load_pool(self, name: str) -> Pool:
+        found = self.resolve(name)
+        if not isinstance(found, Pool):
+            raise ConfigurationError(f"{name!r} is a configuration, not a pool")
+        return found
+
+    def _resolve(self, name: str) -> Configuration | Pool:
         raw = self.backend.get(name)
         if raw is None:
             raise ConfigurationError(f"no configuration named {name!r}")
         record = json.loads(raw)
+        if record.get("kind") == "pool":
+            return self._open_pool(name, record)
+        return self._open(name, record)
+
+    def _open_pool(self, name: str, record: dict[str, Any]) -> Pool:
+        whole = json.loads(self._keyring().decrypt(record.pop(SEALED, ""), name=name))
+        if whole != record or whole.get("name") != name:
+            raise ConfigurationError(
+                f"pool {name!r} was changed outside openai-worker (its listing no longer "
+                "matches its sealed copy); not used. Save it again with "
+                "`openai-worker configure-pool`."
+            )
+        return Pool.from_dict(whole)
+
+    def _open(self, name: str, record: dict[str, Any]) -> Configuration:
         if SEALED not in record:
             return self._seal_legacy(name, record)
         whole = json.loads(self._keyring().decrypt(record.pop(SEALED), name=name))
@@ -184,6 +235,8 @@ class ConfigurationStore:
         return count
 
 
+#: The parts of a pool member's routing state a save clears (``worker.pools.router``).
+MEMBER_PARTS = ("cool", "fails", "probe", "out")
 #: The record's field holding the whole configuration, encrypted.
 SEALED = "sealed"
 #: Where records from before sealing kept the encrypted key (and nothing else).

@@ -24,7 +24,9 @@ from typing import Any
 import structlog
 
 from worker.configurations import Configuration, ConfigurationStore
+from worker.configurations.pool import Pool
 from worker.engine.batch_tier import AnsweringClient, BatchAdmission, BatchEnd
+from worker.engine.clients import ClientFactory
 from worker.errors import (
     ConfigurationError,
     InternalError,
@@ -36,7 +38,7 @@ from worker.functions import FunctionRegistry
 from worker.ledger import JobLedger, Ledgers, MemoryLedgerBackend
 from worker.observer import JobObserver, NullObserver
 from worker.operations import OPERATIONS, JobContext, Operation
-from worker.providers import ProviderClient, provider_for
+from worker.pools import PoolClient, PoolRouter
 from worker.ratelimit import Limiter, NoLimit, RateLimited
 from worker.redaction import redact
 from worker.results import (
@@ -90,6 +92,7 @@ class JobRunner:
         ledgers: Ledgers | None = None,
         final_write: FinalWriteRetries = FINAL_WRITE,
         batch: BatchAdmission | None = None,
+        router: PoolRouter | None = None,
     ) -> None:
         self.settings = settings
         self.results = results
@@ -105,6 +108,7 @@ class JobRunner:
         #: The batch tier (None: batch-tier jobs fail with a configuration error).
         self.batch = batch
         self._stored_configurations: set[str] = set()
+        self.clients = ClientFactory(configurations, http, self.observer, self.limiter_for, router)
 
     def _labels(self, record: dict[str, Any]) -> tuple[str, str | None]:
         """A record's operation and configuration as metric labels, from bounded sets."""
@@ -219,7 +223,8 @@ class JobRunner:
     ) -> Any:
         operation, data, configuration = self._load(operation_name, payload)
         if (
-            configuration.default_tier == "batch"
+            isinstance(configuration, Configuration)
+            and configuration.default_tier == "batch"
             and "tier" not in record
             and self.batch is not None
             and batch_refusal(operation.name, operation.spec.not_batchable, data) is None
@@ -228,12 +233,8 @@ class JobRunner:
         # Metric labels name only configurations that exist (a payload may name anything).
         self._stored_configurations.add(configuration.name)
         self.observer.job_started(operation.name, configuration.name)
-        client = ProviderClient(
-            provider_for(configuration),
-            self.http,
-            self.observer,
-            self.limiter_for(configuration),
-            timeout_s=self.settings.read_timeout_s(operation.spec.timeout),
+        client = self.clients.for_target(
+            configuration, self.settings.read_timeout_s(operation.spec.timeout)
         )
         end = BatchEnd.of(record)
         if end is not None:  # a batch-tier job handed back: its answers are in the ledger
@@ -247,15 +248,21 @@ class JobRunner:
             log=log,
             calls=ledger.calls(),
         )
-        return operation.run(context, data)
+        try:
+            return operation.run(context, data)
+        finally:
+            if isinstance(client, PoolClient):
+                record["served_by"] = list(client.served)
 
-    def _load(self, operation_name: str, payload: Any) -> tuple[Operation, Any, Configuration]:
-        """The operation, the validated payload and its configuration."""
+    def _load(
+        self, operation_name: str, payload: Any
+    ) -> tuple[Operation, Any, Configuration | Pool]:
+        """The operation, the validated payload and its configuration or pool."""
         operation = self.operations.get(operation_name)
         if operation is None:
             raise ValidationError(f"unknown operation {operation_name!r}")
         data = validate_payload(operation.schema, payload)
-        return operation, data, self.configurations.load(data["configuration"])
+        return operation, data, self.configurations.resolve(data["configuration"])
 
     def _admit(self, record: dict[str, Any], operation_name: str, payload: Any) -> Done:
         """A batch-tier job's first delivery: its requests go into a group; it stays queued."""
@@ -267,6 +274,11 @@ class JobRunner:
             if self.batch is None:
                 raise ConfigurationError("this worker runs no batch tier")
             operation, data, configuration = self._load(operation_name, payload)
+            if isinstance(configuration, Pool):
+                raise ConfigurationError(
+                    f"{configuration.name!r} is a pool; a provider batch goes to one "
+                    "configuration: name a member for the batch tier"
+                )
             check_tier(operation.name, operation.spec.not_batchable, data, "batch")
             group = self.batch.admit(job_id, operation, data, configuration)
         except WorkerError as refused:

@@ -29,6 +29,7 @@ from worker.keys import Keys
 from worker.ledger import Ledgers, RedisLedgerBackend
 from worker.monitoring.metrics import worker_observer
 from worker.observer import JobObserver, NullObserver
+from worker.pools import PoolRouter, RouterSettings
 from worker.ratelimit import Limiter, NoLimit, RedisRateLimiter
 from worker.results import RedisResultStore
 from worker.settings import Settings
@@ -111,6 +112,11 @@ class ProcessServices:
             ledgers=Ledgers(ledgers),
             observer=observer,
             batch=admission,
+            router=PoolRouter(
+                client,
+                keys,
+                RouterSettings(settings.pool_cooldown_s, settings.pool_cooldown_max_s),
+            ),
         )
         return cls(settings, client, runner, steps)
 

@@ -2,7 +2,8 @@
 
 Reads only: Redis reachable, the worker processes' heartbeats (``heartbeats``), queue
 depths and dead-lettered messages in the broker's own layout (names from
-``worker.keys``), and the failed-job count. ``problems`` lists what makes the
+``worker.keys``), the failed-job count, and pools' members (``worker.pools.report``: a
+member out of service is a problem). ``problems`` lists what makes the
 deployment unhealthy against the given thresholds. ``openai-worker health`` prints it
 for probes and the dashboard shows it.
 """
@@ -17,6 +18,7 @@ import redis
 from worker import keys as names
 from worker.keys import Keys
 from worker.monitoring.heartbeats import Heartbeats
+from worker.pools.report import pool_report
 from worker.settings import Settings
 
 
@@ -40,6 +42,7 @@ def check(client: redis.Redis, settings: Settings, thresholds: Thresholds) -> di
     report["workers"] = _workers(client, settings, keys)
     report["queues"] = {queue: queues}
     report["failed_jobs"] = int(client.zcard(keys.failed))
+    report["pools"] = pool_report(client, keys)
     report["problems"] = _problems(report, queues, thresholds)
     report["healthy"] = not report["problems"]
     return report
@@ -101,4 +104,10 @@ def _problems(report: dict[str, Any], queues: dict[str, Any], thresholds: Thresh
     depth = queues["ready"] + queues["delayed"]
     if thresholds.max_queue_depth is not None and depth > thresholds.max_queue_depth:
         problems.append(f"{depth} jobs waiting, more than {thresholds.max_queue_depth}")
+    for pool in report["pools"]:
+        for member in pool["out_of_service"]:
+            problems.append(
+                f"pool {pool['name']!r}: member {member['configuration']!r} is out of service "
+                f"({member['reason']}); save its configuration again once it is fixed"
+            )
     return problems

@@ -112,6 +112,14 @@ class PrometheusObserver:
             "Requests of ended provider batches: completed, failed, or not run at all.",
             ["state"],
         )
+        # Per member, requests, failures and latency are the provider metrics above
+        # (labelled by the member's configuration); these are routing's own events.
+        self.pool_events = labelled(
+            prom.Counter,
+            "pool_member_events",
+            "Pool members cooled down (cooldown) or taken out of service (out).",
+            ["pool", "member", "event"],
+        )
         self.batch_job_seconds = labelled(
             prom.Histogram,
             "batch_job_seconds",
@@ -146,6 +154,9 @@ class PrometheusObserver:
     ) -> None:
         self.responses.labels(_label(configuration), path, str(status_code)).inc()
         self.latency.labels(_label(configuration), path).observe(duration_s)
+
+    def pool_member_event(self, pool: str, member: str, event: str) -> None:
+        self.pool_events.labels(_label(pool), _label(member), event).inc()
 
     def batch_ended(self, configuration: str, status: str, request_counts: dict[str, Any]) -> None:
         self.batches.labels(status if status in BATCH_STATUSES else "other").inc()

@@ -25,6 +25,7 @@ from worker.configurations import (
     Configuration,
     generate_secret_key,
 )
+from worker.configurations.pool import STRATEGIES, Member, Pool, parse_member
 
 
 def cmd_configure(args: argparse.Namespace) -> int:
@@ -58,6 +59,38 @@ def cmd_configure(args: argparse.Namespace) -> int:
     client = connect(settings)
     client.configurations().save(configuration)
     emit({"saved": configuration.public_dict()})
+    return EXIT_OK
+
+
+def cmd_configure_pool(args: argparse.Namespace) -> int:
+    models: dict[str, str] = {}
+    for text in args.model or []:
+        name, equals, model = text.partition("=")
+        if not equals or not name or not model:
+            raise CommandError(
+                f"--model takes CONF=MODEL, got {text!r}",
+                code=EXIT_INVALID,
+                error_type="validation",
+            )
+        models[name] = model
+    members = tuple(parse_member(text) for text in args.member)
+    unknown = sorted(set(models) - {member.configuration for member in members})
+    if unknown:
+        raise CommandError(
+            f"--model names configurations that are not members: {', '.join(unknown)}",
+            code=EXIT_INVALID,
+            error_type="validation",
+        )
+    pool = Pool(
+        name=args.name,
+        members=tuple(
+            Member(m.configuration, m.weight, models.get(m.configuration)) for m in members
+        ),
+        strategy=args.strategy,
+        fallback=args.fallback,
+    )
+    connect(load_settings()).configurations().save_pool(pool)
+    emit({"saved": pool.public_dict()})
     return EXIT_OK
 
 
@@ -113,9 +146,34 @@ def register(sub: Any) -> None:
     )
     conf.set_defaults(func=cmd_configure)
 
-    sub.add_parser("configurations", help="list configurations (never the keys)").set_defaults(
-        func=cmd_configurations
+    pool = sub.add_parser(
+        "configure-pool", help="save a pool: one name for several configurations, per call"
     )
+    pool.add_argument("name")
+    pool.add_argument(
+        "--member",
+        action="append",
+        required=True,
+        metavar="CONF[:WEIGHT]",
+        help="a member configuration, with its weight (default 1); repeat for each",
+    )
+    pool.add_argument(
+        "--model",
+        action="append",
+        metavar="CONF=MODEL",
+        help="the model an OpenAI member sends instead of the payload's",
+    )
+    pool.add_argument("--strategy", choices=STRATEGIES, default="weighted")
+    pool.add_argument(
+        "--fallback",
+        metavar="POOL_OR_CONF",
+        help="tried when every member is cooling down or out of service",
+    )
+    pool.set_defaults(func=cmd_configure_pool)
+
+    sub.add_parser(
+        "configurations", help="list configurations and pools (never the keys)"
+    ).set_defaults(func=cmd_configurations)
     delete = sub.add_parser("delete-configuration", help="remove a configuration")
     delete.add_argument("name")
     delete.set_defaults(func=cmd_delete_configuration)
