@@ -383,6 +383,8 @@ class JobRunner:
             )
         event = "job.succeeded" if error is None else "job.failed"
         fields: dict[str, Any] = {"attempts": record["attempts"], "success": error is None}
+        if record.get("served_by"):
+            fields["served_by"] = record["served_by"]
         if error is not None:
             fields.update(
                 error_type=error.error_type, error=error.message, status_code=error.status_code
