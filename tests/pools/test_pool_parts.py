@@ -20,11 +20,11 @@ from worker.configurations import (
     generate_secret_key,
 )
 from worker.configurations.pool import Member, Pool, parse_member
+from worker.engine.pool_client import failure_kind
+from worker.engine.pool_dialect import for_member
 from worker.errors import ConfigurationError, ProviderError, TransportError, ValidationError
 from worker.keys import Keys
 from worker.pools import PoolRouter, RouterSettings
-from worker.pools.client import failure_kind
-from worker.pools.dialect import for_member
 from worker.providers import provider_for
 
 KEY = "sk-pool-test-abcdefghijklmnopq"

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from worker.configurations import Configuration, ConfigurationStore
 from worker.configurations.pool import Pool
+from worker.engine.pool_client import MemberClient, PoolClient, admitted
 from worker.errors import ConfigurationError
 from worker.observer import JobObserver
-from worker.pools import PoolClient, PoolRouter
-from worker.pools.client import MemberClient, admitted
+from worker.pools import PoolRouter
 from worker.providers import ProviderClient, provider_for
 from worker.ratelimit import Limiter
 from worker.transport import HttpClient

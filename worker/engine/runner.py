@@ -27,6 +27,7 @@ from worker.configurations import Configuration, ConfigurationStore
 from worker.configurations.pool import Pool
 from worker.engine.batch_tier import AnsweringClient, BatchAdmission, BatchEnd
 from worker.engine.clients import ClientFactory
+from worker.engine.pool_client import PoolClient
 from worker.errors import (
     ConfigurationError,
     InternalError,
@@ -38,7 +39,7 @@ from worker.functions import FunctionRegistry
 from worker.ledger import JobLedger, Ledgers, MemoryLedgerBackend
 from worker.observer import JobObserver, NullObserver
 from worker.operations import OPERATIONS, JobContext, Operation
-from worker.pools import PoolClient, PoolRouter
+from worker.pools import PoolRouter
 from worker.ratelimit import Limiter, NoLimit, RateLimited
 from worker.redaction import redact
 from worker.results import (

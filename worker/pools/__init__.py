@@ -1,8 +1,7 @@
-"""Pools: one name for several configurations, routed per call with shared state and
-failover (``router``: member state in Redis; ``client``: the provider client of a
-pool's job; ``dialect``: one body for members speaking different API versions)."""
+"""Pools' routing state in Redis, shared by every worker (``router``), and what operators
+see of it (``report``). The client that routes a job's calls is
+``worker.engine.pool_client``."""
 
-from worker.pools.client import PoolClient
 from worker.pools.router import MemberState, PoolRouter, RouterSettings
 
-__all__ = ["MemberState", "PoolClient", "PoolRouter", "RouterSettings"]
+__all__ = ["MemberState", "PoolRouter", "RouterSettings"]

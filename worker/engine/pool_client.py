@@ -27,10 +27,10 @@ import structlog
 
 from worker.configurations import Configuration
 from worker.configurations.pool import Member, Pool
+from worker.engine.pool_dialect import ANSWER_LIMIT_FIELD, for_member
 from worker.errors import ConfigurationError, ProviderError, TransportError, WorkerError
 from worker.observer import JobObserver
-from worker.pools.dialect import ANSWER_LIMIT_FIELD, for_member
-from worker.pools.router import MemberState, PoolRouter
+from worker.pools import MemberState, PoolRouter
 from worker.providers import ProviderClient
 from worker.ratelimit import Limiter, RateLimited
 from worker.retries import INLINE, PERMANENT_CODES
