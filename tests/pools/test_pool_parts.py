@@ -160,7 +160,8 @@ def test_each_member_gets_the_body_in_its_own_dialect() -> None:
         (ProviderError("slow down", status_code=429, retryable=True), "failover"),
         (ProviderError("oops", status_code=500, retryable=True), "failover"),
         (ProviderError("busy", status_code=503, retryable=True), "failover"),
-        (TransportError("no answer within 5 s"), "failover"),
+        (TransportError("no answer within 5 s", retryable=True), "failover"),
+        (ProviderError("a body that is not JSON", status_code=200, retryable=True), "failover"),
         (ProviderError("bad key", status_code=401), "out"),
         (ProviderError("forbidden", status_code=403), "out"),
         (

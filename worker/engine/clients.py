@@ -31,28 +31,35 @@ class ClientFactory:
 
     configurations: ConfigurationStore
     http: HttpClient
-    observer: JobObserver
     limiter_for: Callable[[Configuration], Limiter]
     #: Pool routing (None: a worker without Redis state; pools are refused).
     router: PoolRouter | None = None
 
-    def single(self, configuration: Configuration, timeout_s: float) -> ProviderClient:
+    def single(
+        self, configuration: Configuration, timeout_s: float, observer: JobObserver
+    ) -> ProviderClient:
         return ProviderClient(
             provider_for(configuration),
             self.http,
-            self.observer,
+            observer,
             self.limiter_for(configuration),
             timeout_s=timeout_s,
         )
 
     def for_target(
-        self, target: Configuration | Pool, timeout_s: float, seen: tuple[str, ...] = ()
+        self,
+        target: Configuration | Pool,
+        timeout_s: float,
+        observer: JobObserver,
+        seen: tuple[str, ...] = (),
     ) -> ProviderClient:
         if isinstance(target, Configuration):
-            return self.single(target, timeout_s)
-        return self.pool(target, timeout_s, seen)
+            return self.single(target, timeout_s, observer)
+        return self.pool(target, timeout_s, observer, seen)
 
-    def pool(self, pool: Pool, timeout_s: float, seen: tuple[str, ...] = ()) -> PoolClient:
+    def pool(
+        self, pool: Pool, timeout_s: float, observer: JobObserver, seen: tuple[str, ...] = ()
+    ) -> PoolClient:
         if self.router is None:
             raise ConfigurationError(f"{pool.name!r} is a pool, and this worker routes no pools")
         if pool.name in seen or len(seen) >= MAX_FALLBACK_DEPTH:
@@ -65,7 +72,7 @@ class ClientFactory:
             client = ProviderClient(
                 provider_for(configuration),
                 self.http,
-                self.observer,
+                observer,
                 admitted(limiter),
                 timeout_s=timeout_s,
             )
@@ -75,7 +82,8 @@ class ClientFactory:
             name, passed = pool.fallback, (*seen, pool.name)
 
             def fallback_client() -> ProviderClient:
-                return self.for_target(self.configurations.resolve(name), timeout_s, passed)
+                target = self.configurations.resolve(name)
+                return self.for_target(target, timeout_s, observer, passed)
 
             fallback = fallback_client
         return PoolClient(
@@ -83,7 +91,7 @@ class ClientFactory:
             members,
             self.router,
             self.http,
-            observer=self.observer,
+            observer=observer,
             fallback=fallback,
             timeout_s=timeout_s,
         )

@@ -41,24 +41,20 @@ log = structlog.get_logger("worker.pools")
 #: Answers that say a member cannot serve until someone changes its configuration.
 OUT_OF_SERVICE_STATUSES = frozenset({401, 403})
 OUT_OF_SERVICE_CODES = PERMANENT_CODES
-#: Statuses another member may well answer: throttled, busy, broken, timed out.
-FAILOVER_STATUSES = frozenset({408, 409, 429})
 
 
 def failure_kind(error: WorkerError) -> str:
     """``out`` (take the member out), ``failover`` (cool it down, try another) or
-    ``final`` (the call fails on any member: end it)."""
-    if isinstance(error, TransportError):
-        return "failover"
-    if not isinstance(error, ProviderError):
-        return "final"
-    code = (error.details or {}).get("code")
-    if error.status_code in OUT_OF_SERVICE_STATUSES or code in OUT_OF_SERVICE_CODES:
-        return "out"
-    status = error.status_code
-    if status is None:
-        return "failover" if error.retryable else "final"
-    if status in FAILOVER_STATUSES or (500 <= status <= 599 and error.retryable):
+    ``final`` (the call fails on any member: end it).
+
+    What waiting could cure on this member (``retryable``: 408, 409, 429, 5xx, a body
+    that is not JSON, no answer at all) another member may answer now.
+    """
+    if isinstance(error, ProviderError):
+        code = (error.details or {}).get("code")
+        if error.status_code in OUT_OF_SERVICE_STATUSES or code in OUT_OF_SERVICE_CODES:
+            return "out"
+    if isinstance(error, ProviderError | TransportError) and error.retryable:
         return "failover"
     return "final"
 

@@ -109,7 +109,7 @@ class JobRunner:
         #: The batch tier (None: batch-tier jobs fail with a configuration error).
         self.batch = batch
         self._stored_configurations: set[str] = set()
-        self.clients = ClientFactory(configurations, http, self.observer, self.limiter_for, router)
+        self.clients = ClientFactory(configurations, http, self.limiter_for, router)
 
     def _labels(self, record: dict[str, Any]) -> tuple[str, str | None]:
         """A record's operation and configuration as metric labels, from bounded sets."""
@@ -235,7 +235,7 @@ class JobRunner:
         self._stored_configurations.add(configuration.name)
         self.observer.job_started(operation.name, configuration.name)
         client = self.clients.for_target(
-            configuration, self.settings.read_timeout_s(operation.spec.timeout)
+            configuration, self.settings.read_timeout_s(operation.spec.timeout), self.observer
         )
         end = BatchEnd.of(record)
         if end is not None:  # a batch-tier job handed back: its answers are in the ledger
