@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import OPENAI_KEY, make_configuration
 
 from worker.batches import BatchGroups, Route
+from worker.configurations.pool import Member, Pool
 from worker.dashboard import serve
+from worker.pools.router import PoolRouter
 from worker.settings import BatchSettings
 
 pytestmark = pytest.mark.integration
@@ -214,6 +217,61 @@ def browser() -> Iterator[Any]:
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     yield driver
     driver.quit()
+
+
+def pool_row(html: str, member: str) -> list[str]:
+    """The cells of a member's row in the pools table, tags dropped."""
+    table = re.search(r"<table id=pools>.*?</table>", html)
+    assert table, "no pools table"
+    for row in re.findall(r"<tr[^>]*>.*?</tr>", table.group(0)):
+        cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        if len(cells) > 2 and cells[2] == member:
+            return cells
+    raise AssertionError(f"no row for member {member}")
+
+
+def test_the_overview_says_so_when_there_are_no_pools(client: Any, dashboard: str) -> None:
+    code, html = fetch(dashboard + "/")
+
+    assert code == 200
+    assert "<h2>Pools</h2>" in html
+    assert "No pools." in html
+    assert "<table id=pools>" not in html
+
+
+def test_the_overview_lists_pool_members_with_an_out_of_service_reason_escaped(
+    client: Any, dashboard: str
+) -> None:
+    # Given two configurations pooled least-busy, with a third as the fallback
+    store = client.configurations()
+    for name in ("east", "west", "spare"):
+        store.save(make_configuration("openai", "http://127.0.0.1:9", name=name))
+    pool = Pool("chat", (Member("east"), Member("west")), "least-busy", fallback="spare")
+    store.save_pool(pool)
+    # and west taken out of service as the router does it, for a reason holding HTML
+    router = PoolRouter(client.redis, client.keys)
+    token = router.claim("west", 30)
+    assert token is not None
+    router.taken_out("west", token, f"401 invalid key {HOSTILE}")
+    # and a call to east in flight
+    assert router.claim("east", 30) is not None
+
+    code, html = fetch(dashboard + "/")
+
+    # Then the pool has a row per member, the out-of-service one marked with its reason
+    assert code == 200
+    assert pool_row(html, "east") == ["chat", "least-busy", "east", "ready", "1", "–", "0", "–"]
+    west = pool_row(html, "west")
+    assert west[:3] == ["chat", "least-busy", "west"]
+    assert west[3] == (
+        "out of service 401 invalid key &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
+    )
+    assert west[4:] == ["0", "–", "0", "–"]
+    assert "<tr class=out><td>chat</td><td>least-busy</td><td>west</td>" in html
+    assert "fallback: spare" in html
+    # and nothing is shown unescaped, nor any key
+    assert HOSTILE not in html
+    assert OPENAI_KEY not in html
 
 
 def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:

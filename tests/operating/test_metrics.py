@@ -198,6 +198,25 @@ def test_label_values_come_only_from_stored_configurations_and_known_paths(
     assert len(wire_server.requests) == 100
 
 
+def test_pool_member_events_are_counted_by_pool_member_and_event() -> None:
+    import prometheus_client
+
+    registry = prometheus_client.CollectorRegistry()
+    observer = PrometheusObserver(registry)
+
+    observer.pool_member_event("chat", "east", "cooldown")
+    observer.pool_member_event("chat", "east", "cooldown")
+    observer.pool_member_event("chat", "west", "out")
+
+    counted = registry.get_sample_value
+    name = "openai_worker_pool_member_events_total"
+    assert counted(name, {"pool": "chat", "member": "east", "event": "cooldown"}) == 2
+    assert counted(name, {"pool": "chat", "member": "west", "event": "out"}) == 1
+    assert counted(name, {"pool": "chat", "member": "east", "event": "out"}) is None
+    text = prometheus_client.generate_latest(registry).decode()
+    assert sample(text, name, pool="chat", member="west", event="out") == 1
+
+
 # --- the batch tier -------------------------------------------------------------------
 
 #: Reports a worker process makes, replayed by ``report`` in a process of its own.

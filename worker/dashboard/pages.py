@@ -14,8 +14,9 @@ table { border-collapse: collapse; background: #fff; width: 100%; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e6eb; }
 th { background: #e9edf3; } a { color: #1f5fbf; } pre { background: #fff; padding: 1rem; }
 .status { font-weight: 600; padding: .1rem .5rem; border-radius: .6rem; }
-.succeeded { background: #d4f3dc; color: #11652d; } .failed { background: #fbd9d7; color: #9b1c14; }
-.queued, .running, .retrying, .waiting { background: #fdf0c8; color: #7a5a00; }
+.succeeded, .ready { background: #d4f3dc; color: #11652d; }
+.failed, .out { background: #fbd9d7; color: #9b1c14; }
+.queued, .running, .retrying, .waiting, .cooling { background: #fdf0c8; color: #7a5a00; }
 .healthy { color: #11652d; } .unhealthy { color: #9b1c14; }
 button { background: #1f5fbf; color: #fff; border: 0; padding: .35rem .9rem; border-radius: .3rem; }
 """
@@ -90,6 +91,47 @@ def batch_rows(groups: list[dict[str, Any]]) -> str:
     )
 
 
+def cell(value: Any) -> str:
+    """One escaped table value; a dash for none."""
+    return "–" if value is None else escape(str(value))
+
+
+def member_state(member: dict[str, Any], reason: str | None) -> str:
+    """A member's state as a badge; out of service says so, with the reason."""
+    if member.get("state") != "out":
+        return status(member.get("state"))
+    return f'<span class="status out">out of service</span> {cell(reason or "no reason given")}'
+
+
+def pool_rows(pools: list[dict[str, Any]]) -> str:
+    """Every pool member's routing state, a row each, grouped by pool; or a line saying
+    there are no pools."""
+    if not pools:
+        return "<p id=pools class=empty>No pools.</p>"
+    groups = []
+    for pool in pools:
+        reasons = {o.get("configuration"): o.get("reason") for o in pool.get("out_of_service", [])}
+        head = f"<td>{cell(pool.get('name'))}</td><td>{cell(pool.get('strategy'))}</td>"
+        rows = "".join(
+            f"<tr class={'out' if m.get('state') == 'out' else 'member'}>{head}"
+            f"<td>{cell(m.get('configuration'))}</td>"
+            f"<td>{member_state(m, reasons.get(m.get('configuration')))}</td>"
+            f"<td>{cell(m.get('in_flight'))}</td><td>{cell(m.get('latency_ms'))}</td>"
+            f"<td>{cell(m.get('failures_in_a_row'))}</td>"
+            f"<td>{cell(round(m['cooling_s'], 1) if m.get('cooling_s') else None)}</td></tr>"
+            for m in pool.get("members", [])
+        )
+        named = pool.get("fallback")
+        fallback = f"fallback: {cell(named)}" if named else "no fallback"
+        fallback = f"<tr class=fallback><td colspan=8>{fallback}</td></tr>"
+        groups.append(f"<tbody>{rows}{fallback}</tbody>")
+    return (
+        "<table id=pools><thead><tr><th>pool</th><th>strategy</th><th>member</th>"
+        "<th>state</th><th>in flight</th><th>latency ms</th><th>failures in a row</th>"
+        f"<th>cooling s left</th></tr></thead>{''.join(groups)}</table>"
+    )
+
+
 def overview(
     health: dict[str, Any], jobs: list[dict[str, Any]], groups: list[dict[str, Any]]
 ) -> str:
@@ -127,6 +169,7 @@ def overview(
         "<th>configuration</th><th>status</th><th>attempts</th><th>enqueued</th>"
         f"<th>error</th><th></th></tr>{job_rows}</table>"
         f"<h2>Batches</h2>{batch_rows(groups)}"
+        f"<h2>Pools</h2>{pool_rows(health['pools'])}"
     )
     return page("dashboard", body)
 
