@@ -107,8 +107,19 @@ class Bench:
         )
         self.client = Client(Settings.from_env(self.env))
 
-    def configure(self, delay_ms: int, name: str = CONFIGURATION, *, dims: int = 0) -> str:
-        """Save an OpenAI configuration answering after ``delay_ms``; return its name."""
+    def configure(
+        self,
+        delay_ms: int,
+        name: str = CONFIGURATION,
+        *,
+        dims: int = 0,
+        requests_per_minute: int | None = None,
+    ) -> str:
+        """Save an OpenAI configuration answering after ``delay_ms``; return its name.
+
+        ``requests_per_minute`` is the configuration's limit per rate-limit window (a
+        minute unless the workers set ``OPENAI_WORKER_RATE_LIMIT_WINDOW_S``).
+        """
         vectors = f"/x{dims}" if dims else ""
         self.client.configurations().save(
             Configuration(
@@ -116,6 +127,7 @@ class Bench:
                 api_type="openai",
                 endpoint=f"{self.server}/d{delay_ms}{vectors}/v1",
                 api_key="sk-bench-not-a-real-key-0000",
+                requests_per_minute=requests_per_minute,
             )
         )
         return name

@@ -36,9 +36,10 @@ SCENARIOS = (
     "round_trips",
     "in_flight",
     "batch_tier",
+    "pool",
 )
 
-#: Sizes of a full run (about seven minutes on 2 cores) and of ``--quick``.
+#: Sizes of a full run (about eight minutes on 2 cores) and of ``--quick``.
 FULL = {
     "overhead_jobs": 2000,
     "logging_jobs": 1000,
@@ -55,6 +56,10 @@ FULL = {
     "in_flight_delay_ms": 10_000,
     # Two full provider batches of 50,000 requests.
     "batch_tier_jobs": 100_000,
+    # Three members of 100 calls per 2 s window: 150 jobs/s in all, eight windows' worth.
+    "pool_jobs": 2400,
+    "pool_member_limit": 100,
+    "pool_window_s": 2,
 }
 QUICK = {
     "overhead_jobs": 200,
@@ -70,6 +75,9 @@ QUICK = {
     "in_flight_threads": 64,
     "in_flight_delay_ms": 1000,
     "batch_tier_jobs": 2000,
+    "pool_jobs": 240,
+    "pool_member_limit": 20,
+    "pool_window_s": 1,
 }
 PROCESSES, THREADS = 2, 8
 CONCURRENCY_THREADS = 16
@@ -80,7 +88,7 @@ OPEN_FILES = 16_384
 
 
 def plan(sizes: dict[str, int]) -> dict[str, Callable[[Any], dict[str, Any]]]:
-    from bench import batch_tier, round_trips, scenarios
+    from bench import batch_tier, pool, round_trips, scenarios
 
     return {
         "overhead": lambda b: scenarios.overhead(b, sizes["overhead_jobs"], PROCESSES, THREADS),
@@ -107,6 +115,14 @@ def plan(sizes: dict[str, int]) -> dict[str, Callable[[Any], dict[str, Any]]]:
         ),
         "batch_tier": lambda b: batch_tier.measure(
             b, sizes["batch_tier_jobs"], sizes["overhead_jobs"]
+        ),
+        "pool": lambda b: pool.measure(
+            b,
+            sizes["pool_jobs"],
+            sizes["pool_member_limit"],
+            sizes["pool_window_s"],
+            PROCESSES,
+            THREADS,
         ),
     }
 

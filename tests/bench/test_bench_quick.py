@@ -52,6 +52,13 @@ EXPECTED = {
         "finish_vs_standard_ratio",
         "peak_rss_sum_mb",
     ],
+    "pool": [
+        "pool_jobs_per_s",
+        "sum_of_member_limits_per_s",
+        "pool_vs_limits_ratio",
+        "single_jobs_per_s",
+        "pool_vs_single_ratio",
+    ],
 }
 
 
@@ -98,6 +105,15 @@ def test_every_job_of_the_quick_run_succeeded(lines: dict[str, dict[str, Any]]) 
     assert batch["succeeded"] == batch["jobs"]
     # Sealed when full: two groups, one file and one provider batch each.
     assert batch["groups"] == batch["files_uploaded"] == batch["batches_created"] == 2
+    pool = lines["pool"]
+    assert pool["pool_succeeded"] == pool["single_succeeded"] == pool["jobs"]
+    # Every pool job was served by one of the three members, and each took some share.
+    assert sum(pool["pool_served_by"].values()) == pool["jobs"]
+    assert pool["pool_served_by_others"] == 0
+    assert all(count > 0 for count in pool["pool_served_by"].values())
+    # The provider stand-in answered at least one call per job in each phase.
+    assert pool["pool_http_requests"] >= pool["jobs"]
+    assert pool["single_http_requests"] >= pool["jobs"]
 
 
 def test_ratios_are_named_as_ratios(lines: dict[str, dict[str, Any]]) -> None:
@@ -105,3 +121,4 @@ def test_ratios_are_named_as_ratios(lines: dict[str, dict[str, Any]]) -> None:
     assert "worker_vs_requests_ratio" in ratios
     assert "efficiency_ratio" in ratios
     assert "two_vs_one_ratio" in ratios
+    assert "pool_vs_limits_ratio" in ratios
