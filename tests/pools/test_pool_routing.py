@@ -249,8 +249,9 @@ def test_the_fallback_serves_when_every_member_is_out(
     records = _wait_all(client, _submit(client, 10))
 
     assert Counter(r["status"] for r in records) == {"succeeded": 10}
-    assert _answered(members["a"]) == 1
-    assert _answered(members["b"]) == 1
+    # each member is asked once, or once per thread whose call was on its way already
+    assert 1 <= _answered(members["a"]) <= 2
+    assert 1 <= _answered(members["b"]) <= 2
     assert _answered(members["c"]) == 10
     assert {tuple(r["served_by"]) for r in records} == {("c",)}
 
