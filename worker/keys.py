@@ -118,6 +118,10 @@ class Keys:
         """Every group by creation time (a sorted set), for operators."""
         return self._key("batch", "groups")
 
+    def stats_minute(self, minute_start: int) -> str:
+        """The hash of one minute's figures (``worker.monitoring.buckets``)."""
+        return self._key("stats", str(minute_start))
+
     @property
     def member_prefix(self) -> str:
         """What the pools' Lua puts before a member configuration's name and ``:cool``,

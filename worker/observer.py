@@ -57,3 +57,36 @@ class NullObserver:
 
     def pool_member_event(self, pool: str, member: str, event: str) -> None:
         pass
+
+
+class FanOut:
+    """Tells several observers (the per-minute buckets, Prometheus) the same events."""
+
+    def __init__(self, *observers: JobObserver) -> None:
+        self.observers = observers
+
+    def job_started(self, operation: str, configuration: str | None) -> None:
+        for observer in self.observers:
+            observer.job_started(operation, configuration)
+
+    def job_retrying(self, operation: str, configuration: str | None, error_type: str) -> None:
+        for observer in self.observers:
+            observer.job_retrying(operation, configuration, error_type)
+
+    def job_finished(self, record: dict[str, Any], duration_s: float) -> None:
+        for observer in self.observers:
+            observer.job_finished(record, duration_s)
+
+    def provider_response(
+        self, configuration: str, path: str, status_code: int, duration_s: float
+    ) -> None:
+        for observer in self.observers:
+            observer.provider_response(configuration, path, status_code, duration_s)
+
+    def batch_ended(self, configuration: str, status: str, request_counts: dict[str, Any]) -> None:
+        for observer in self.observers:
+            observer.batch_ended(configuration, status, request_counts)
+
+    def pool_member_event(self, pool: str, member: str, event: str) -> None:
+        for observer in self.observers:
+            observer.pool_member_event(pool, member, event)

@@ -27,8 +27,9 @@ from worker.engine.runner import JobRunner
 from worker.functions import load_function_modules, registry
 from worker.keys import Keys
 from worker.ledger import Ledgers, RedisLedgerBackend
+from worker.monitoring.buckets import MinuteBuckets
 from worker.monitoring.metrics import worker_observer
-from worker.observer import JobObserver, NullObserver
+from worker.observer import FanOut, JobObserver
 from worker.pools import PoolRouter, RouterSettings
 from worker.ratelimit import Limiter, NoLimit, RedisRateLimiter
 from worker.results import RedisResultStore
@@ -79,8 +80,13 @@ class ProcessServices:
         )
         http = _http_client(settings, threads)
         ledgers = RedisLedgerBackend(client, keys, settings.result_ttl_s)
+        # Every worker adds to the per-minute buckets the dashboard charts; Prometheus
+        # counters only where metrics are served.
+        buckets = MinuteBuckets(client, keys)
         observer: JobObserver = (
-            worker_observer(settings) if settings.metrics_port is not None else NullObserver()
+            FanOut(buckets, worker_observer(settings))
+            if settings.metrics_port is not None
+            else buckets
         )
         admission, steps = None, None
         if scheduler is not None:

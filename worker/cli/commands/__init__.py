@@ -20,6 +20,7 @@ MODULES = (
     "batches",
     "failed",
     "health",
+    "stats",
     "dashboard",
     "schemas",
     "embedded_redis",
