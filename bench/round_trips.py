@@ -73,6 +73,48 @@ def measure(bench: Any, jobs: int, level: str = "INFO") -> dict[str, Any]:
         "submit_round_trips_per_job": round(submitted / jobs, 2),
         "run_round_trips_per_job": round(ran / jobs, 2),
         "run_cpu_ms_per_job": round(run_cpu_s * 1000 / jobs, 3),
+        **_bucket_cost(bench, runner, name, jobs),
+    }
+
+
+def _bucket_cost(bench: Any, runner: Any, name: str, jobs: int) -> dict[str, Any]:
+    """What the dashboard's per-minute buckets cost a job: the same jobs run with the
+    worker's observer (the buckets) and with none, alternating rounds; and the buckets'
+    own work per job (a job's end and its provider answer counted), timed alone."""
+    from bench.harness import chat_payload
+    from worker.monitoring.buckets import MinuteBuckets
+    from worker.observer import NullObserver
+
+    operation = "chat_completions_without_history"
+    buckets = runner.observer
+    cpu_s = {"with": 0.0, "without": 0.0}
+    for _ in range(3):
+        for label, observer in (("without", NullObserver()), ("with", buckets)):
+            runner.observer = observer
+            ids = [bench.client.submit(operation, chat_payload(name, i)) for i in range(jobs)]
+            started = time.process_time()
+            for i, job_id in enumerate(ids):
+                runner.run(job_id, operation, chat_payload(name, i))
+            cpu_s[label] += time.process_time() - started
+    runner.observer = buckets
+    alone = MinuteBuckets(bench.client.redis, bench.client.keys, flush_s=3600)
+    record = bench.client.results.get(ids[-1])
+    count = 20_000
+    started = time.process_time()
+    for _ in range(count):
+        alone.provider_response(name, "chat/completions", 200, 0.001)
+        alone.job_finished(record, 0.002)
+    counting_s = time.process_time() - started
+    started = time.process_time()
+    alone.flush()  # what a second of a busy process sends, once
+    flush_ms = (time.process_time() - started) * 1000
+    with_ms, without_ms = (cpu_s[k] * 1000 / (3 * jobs) for k in ("with", "without"))
+    return {
+        "buckets_counting_ms_per_job": round(counting_s * 1000 / count, 4),
+        "buckets_flush_ms": round(flush_ms, 3),
+        "run_cpu_ms_per_job_with_buckets": round(with_ms, 3),
+        "run_cpu_ms_per_job_without_buckets": round(without_ms, 3),
+        "buckets_ms_per_job": round(with_ms - without_ms, 3),
     }
 
 

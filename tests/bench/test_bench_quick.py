@@ -33,6 +33,7 @@ EXPECTED = {
         "submit_round_trips_per_job",
         "run_round_trips_per_job",
         "run_cpu_ms_per_job",
+        "buckets_counting_ms_per_job",
     ],
     "in_flight": [
         "jobs_per_s",

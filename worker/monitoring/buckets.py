@@ -2,16 +2,18 @@
 ``openai-worker stats`` read.
 
 Each minute is one Redis hash (``Keys.stats_minute``), expiring after a week. A job's
-end adds to it in one pipelined round trip: the job by status and operation (and by
-configuration), its failure's type, its queue wait and run time as counts in a small
-fixed histogram, its tokens by configuration and kind, and the provider status codes
-of the calls made since the last job end, by configuration. Field names join their
-parts with ``SEP`` (a configuration's name may hold any printable character).
+end counts: the job by status and operation (and by configuration), its failure's type,
+its queue wait and run time in a small fixed histogram, its tokens by configuration and
+kind; every provider answer its status code by configuration. Counts add up in the
+process and go to Redis once a second in one pipeline (``FLUSH_S``; and when the process
+exits), so a job pays a few dictionary updates, not a round trip: a process killed
+hard loses at most its last second of figures. Field names join their parts with
+``SEP`` (a configuration's name may hold any printable character).
 """
 
 from __future__ import annotations
 
-import contextlib
+import atexit
 import math
 import threading
 import time
@@ -28,6 +30,8 @@ from worker.monitoring.metrics import seconds_between
 
 #: A week of minutes.
 TTL_S = 7 * 24 * 3600
+#: How often a process sends what it counted.
+FLUSH_S = 1.0
 SEP = "\x1f"
 #: Upper bounds (seconds) of the queue-wait and run-time histograms' bins; the last is
 #: everything beyond.
@@ -45,66 +49,88 @@ def bin_of(bounds: Sequence[float], seconds: float) -> int:
 
 
 class MinuteBuckets:
-    """Adds each job's end to its minute's hash (a ``JobObserver``'s job and provider
-    events; the others are not counted here)."""
+    """Counts each job's end and each provider answer into its minute (a ``JobObserver``;
+    the other events are not counted here) and sends the counts once a second."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, ttl_s: int = TTL_S) -> None:
-        self.client, self.keys, self.ttl_s = client, keys, ttl_s
-        self._responses: Counter[str] = Counter()
+    def __init__(
+        self, client: redis.Redis, keys: Keys, ttl_s: int = TTL_S, flush_s: float = FLUSH_S
+    ) -> None:
+        self.client, self.keys, self.ttl_s, self.flush_s = client, keys, ttl_s, flush_s
+        #: (minute start, field) → count, not sent yet.
+        self._pending: Counter[tuple[int, str]] = Counter()
         self._lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
 
     def job_started(self, operation: str, configuration: str | None) -> None:
         pass
 
     def job_retrying(self, operation: str, configuration: str | None, error_type: str) -> None:
-        self._write(Counter())
+        pass
 
     def provider_response(
         self, configuration: str, path: str, status_code: int, duration_s: float
     ) -> None:
-        with self._lock:
-            self._responses[f"http{SEP}{configuration}{SEP}{status_code}"] += 1
+        self._count([f"http{SEP}{configuration}{SEP}{status_code}"], [1])
 
     def job_finished(self, record: dict[str, Any], duration_s: float) -> None:
-        fields: Counter[str] = Counter()
+        names, counts = [], []
         status = record["status"]
         configuration = record.get("configuration") or ""
-        fields[f"jobs{SEP}{status}"] += 1
-        fields[f"op{SEP}{record['operation']}{SEP}{status}"] += 1
-        fields[f"cjobs{SEP}{configuration}{SEP}{status}"] += 1
+        names += [f"jobs{SEP}{status}", f"op{SEP}{record['operation']}{SEP}{status}"]
+        names.append(f"cjobs{SEP}{configuration}{SEP}{status}")
         if status == "failed":
             error_type = (record.get("error") or {}).get("type", "unknown")
-            fields[f"fail{SEP}{error_type}"] += 1
-            fields[f"cfail{SEP}{configuration}{SEP}{error_type}"] += 1
+            names += [f"fail{SEP}{error_type}", f"cfail{SEP}{configuration}{SEP}{error_type}"]
         waited_s = seconds_between(record.get("enqueued_at"), record.get("started_at"))
         if waited_s is not None:
-            fields[f"wait{SEP}{bin_of(WAIT_BOUNDS_S, waited_s)}"] += 1
-            fields[f"cwait{SEP}{configuration}{SEP}{bin_of(WAIT_BOUNDS_S, waited_s)}"] += 1
+            at = bin_of(WAIT_BOUNDS_S, waited_s)
+            names += [f"wait{SEP}{at}", f"cwait{SEP}{configuration}{SEP}{at}"]
         if record.get("started_at"):
-            fields[f"run{SEP}{bin_of(RUN_BOUNDS_S, duration_s)}"] += 1
-            fields[f"crun{SEP}{configuration}{SEP}{bin_of(RUN_BOUNDS_S, duration_s)}"] += 1
+            at = bin_of(RUN_BOUNDS_S, duration_s)
+            names += [f"run{SEP}{at}", f"crun{SEP}{configuration}{SEP}{at}"]
+        counts = [1] * len(names)
         usage = record.get("usage")
         if isinstance(usage, dict):
             for key, value in usage.items():
                 if key.endswith("_tokens") and isinstance(value, int) and value > 0:
-                    kind = key.removesuffix("_tokens")
-                    fields[f"tokens{SEP}{configuration}{SEP}{kind}"] += value
-        self._write(fields)
+                    names.append(f"tokens{SEP}{configuration}{SEP}{key.removesuffix('_tokens')}")
+                    counts.append(value)
+        self._count(names, counts)
 
-    def _write(self, fields: Counter[str]) -> None:
-        """One round trip: this job's fields and the provider answers counted since."""
+    def _count(self, names: list[str], counts: list[int]) -> None:
+        minute = minute_of(time.time())
         with self._lock:
-            fields.update(self._responses)
-            self._responses.clear()
-        if not fields:
+            for name, count in zip(names, counts, strict=True):
+                self._pending[(minute, name)] += count
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_forever, name="minute-buckets", daemon=True
+                )
+                self._flusher.start()
+                atexit.register(self.flush)
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(self.flush_s)
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what was counted, in one round trip (kept for the next try if Redis
+        refuses: figures are never a reason to fail a job)."""
+        with self._lock:
+            pending, self._pending = self._pending, Counter()
+        if not pending:
             return
-        key = self.keys.stats_minute(minute_of(time.time()))
         pipe = self.client.pipeline(transaction=False)
-        for name, count in fields.items():
-            pipe.hincrby(key, name, count)
-        pipe.expire(key, self.ttl_s)
-        with contextlib.suppress(redis.RedisError):  # figures: never a reason to fail a job
+        for (minute, name), count in pending.items():
+            pipe.hincrby(self.keys.stats_minute(minute), name, count)
+        for minute in {minute for minute, _ in pending}:
+            pipe.expire(self.keys.stats_minute(minute), self.ttl_s)
+        try:
             pipe.execute()
+        except redis.RedisError:
+            with self._lock:
+                self._pending.update(pending)
 
     def pool_member_event(self, pool: str, member: str, event: str) -> None:
         pass
