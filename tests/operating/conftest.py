@@ -1,13 +1,18 @@
-"""Fixtures for the operating tests: a free port, polling."""
+"""Fixtures for the operating tests: a free port, polling, a served dashboard, a headless
+browser."""
 
 from __future__ import annotations
 
+import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+from worker.dashboard import serve
 
 
 def free_port() -> int:
@@ -83,3 +88,50 @@ def rabbitmq_client(redis_url: str, namespace: str, rabbitmq_url: str) -> Iterat
     producer = Client(settings, url=redis_url)
     yield producer
     producer.close()
+
+
+# --- the dashboard, and a real browser to look at it -----------------------------------
+
+
+@pytest.fixture
+def dashboard(client: Any) -> Iterator[str]:
+    server = serve(client, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+BROWSER_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1280,900",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    available = os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        available = False
+    if not available:
+        if os.environ.get("OPENAI_WORKER_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium, chromium-driver and selenium are required")
+        pytest.skip("no chromium/chromium-driver/selenium here")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in BROWSER_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    yield driver
+    driver.quit()

@@ -6,37 +6,21 @@ import json
 import os
 import re
 import shutil
-import struct
-import threading
-import urllib.error
-import urllib.request
 import uuid
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browsing import fetch, png_pixels
 from support import OPENAI_KEY, make_configuration
 
 from worker.batches import BatchGroups, Route
 from worker.configurations.pool import Member, Pool
-from worker.dashboard import serve
 from worker.pools.router import PoolRouter
 from worker.settings import BatchSettings
 
 pytestmark = pytest.mark.integration
 HOSTILE = "<script>alert('x')</script>"
-
-
-@pytest.fixture
-def dashboard(client: Any) -> Iterator[str]:
-    server = serve(client, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def failed_job(client: Any, message: str = HOSTILE) -> str:
@@ -53,21 +37,6 @@ def failed_job(client: Any, message: str = HOSTILE) -> str:
     )
     client.results.put(record)
     return job_id
-
-
-def fetch(url: str, *, data: bytes | None = None, **headers: str) -> tuple[int, str]:
-    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any) -> None:
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def test_the_overview_lists_jobs_with_their_errors_escaped(client: Any, dashboard: str) -> None:
@@ -183,42 +152,6 @@ def test_the_overview_says_when_there_are_no_batch_groups(client: Any, dashboard
     assert "<table id=batches>" not in html
 
 
-# --- in a real browser ----------------------------------------------------------------
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-BROWSER_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1280,900",
-]
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    available = os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        available = False
-    if not available:
-        if os.environ.get("OPENAI_WORKER_REQUIRE_BROWSER") == "1":
-            pytest.fail("chromium, chromium-driver and selenium are required")
-        pytest.skip("no chromium/chromium-driver/selenium here")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in BROWSER_FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    yield driver
-    driver.quit()
-
-
 def pool_row(html: str, member: str) -> list[str]:
     """The cells of a member's row in the pools table, tags dropped."""
     table = re.search(r"<table id=pools>.*?</table>", html)
@@ -274,44 +207,7 @@ def test_the_overview_lists_pool_members_with_an_out_of_service_reason_escaped(
     assert OPENAI_KEY not in html
 
 
-def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
-    """Width, height and raw rows of an 8-bit RGB(A) non-interlaced PNG."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, chunks, header = 8, b"", b""
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-        header = body if kind == b"IHDR" else header
-        chunks += body if kind == b"IDAT" else b""
-        pos += 12 + length
-    width, height, depth, color = struct.unpack(">IIBB", header[:10])
-    assert depth == 8
-    assert color in (2, 6)
-    step = 3 if color == 2 else 4
-    raw, stride, rows, previous = zlib.decompress(chunks), width * step, [], bytes(width * step)
-    for y in range(height):
-        kind, line = (
-            raw[y * (stride + 1)],
-            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
-        )
-        for x in range(stride):
-            left = line[x - step] if x >= step else 0
-            up, corner = previous[x], previous[x - step] if x >= step else 0
-            if kind == 1:
-                line[x] = (line[x] + left) & 255
-            elif kind == 2:
-                line[x] = (line[x] + up) & 255
-            elif kind == 3:
-                line[x] = (line[x] + (left + up) // 2) & 255
-            elif kind == 4:
-                p = left + up - corner
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
-                line[x] = (
-                    line[x] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)
-                ) & 255
-        rows.append(bytes(line))
-        previous = bytes(line)
-    return width, height, [bytes(r[i] for i in range(len(r)) if i % step < 3) for r in rows]
+# --- in a real browser ----------------------------------------------------------------
 
 
 def test_in_a_browser_a_failed_job_is_found_opened_and_retried(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 import tracemalloc
 from collections.abc import Iterator
@@ -18,9 +19,11 @@ pytestmark = pytest.mark.integration
 
 def call(app: Any, path: str = "/", method: str = "GET", body: bytes = b"", **headers: str) -> Any:
     """One request through the WSGI app: (status code, headers, body text)."""
+    path, _, query = path.partition("?")
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
+        "QUERY_STRING": query,
         "wsgi.input": io.BytesIO(body),
         "CONTENT_LENGTH": str(len(body)),
         **{f"HTTP_{name.upper()}": value for name, value in headers.items()},
@@ -97,6 +100,63 @@ def test_with_a_token_nothing_is_shown_until_it_is_given(client: Any) -> None:
     assert "SameSite=Strict" in headers["Set-Cookie"]
     assert call(app, "/", cookie=cookie, **host)[0] == 200
     assert call(app, "/", authorization="Bearer let-me-in-please", **host)[0] == 200
+
+
+def test_the_charts_fragment_and_the_script_pass_the_same_checks_as_every_page(
+    client: Any,
+) -> None:
+    app = Dashboard(client, {"localhost"}, token="let-me-in-please")
+    signed_in = {"host": "localhost", "authorization": "Bearer let-me-in-please"}
+
+    # Without the right host, or without the token, neither is served
+    for path in ("/fragments/charts?range=day", "/static/refresh.js", "/configurations/east"):
+        assert call(app, path, host="evil.example")[0] == 400
+        status, headers, _ = call(app, path, host="localhost")
+        assert (status, headers["Location"]) == (303, "/login")
+        assert call(app, path, host="localhost", authorization="Bearer wrong")[0] == 303
+
+    # With it, the fragment is the charts' container alone, never cached
+    status, headers, text = call(app, "/fragments/charts?range=day", **signed_in)
+    assert status == 200
+    assert text.startswith('<div id=charts data-fragment="/fragments/charts?range=day"')
+    assert "<html" not in text
+    assert headers["Cache-Control"] == "no-store"
+    assert call(app, "/fragments/charts?range=year", **signed_in)[0] == 400
+    # and the script is served as JavaScript, and evaluates no strings
+    status, headers, script = call(app, "/static/refresh.js", **signed_in)
+    assert status == 200
+    assert headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "fetch(" in script
+    assert "eval(" not in script
+    assert "innerHTML" not in script
+
+
+def test_pages_run_only_the_dashboards_own_script_and_load_nothing_from_elsewhere(
+    client: Any,
+) -> None:
+    app = Dashboard(client, {"localhost"})
+
+    for path in ("/", "/?range=week", "/configurations/east"):
+        status, headers, html = call(app, path, host="localhost")
+
+        assert status == 200
+        policy = dict(
+            part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";")
+        )
+        assert policy["default-src"] == "'none'"
+        assert policy["script-src"] == "'self'"
+        assert policy["connect-src"] == "'self'"
+        assert "unsafe-eval" not in headers["Content-Security-Policy"]
+        assert re.findall(r"<script[^>]*>(.*?)</script>", html) == [""]
+        assert '<script src="/static/refresh.js" defer>' in html
+        assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
+        # Every link and source stays on the dashboard (the SVG namespace is a name only)
+        assert all(
+            target.startswith(("/", "?", "#")) or target.startswith("url(#")
+            for target in re.findall(r'(?:src|href)="([^"]*)"', html)
+        )
+        assert "<img" not in html
 
 
 def test_the_overview_of_ten_thousand_jobs_reads_only_what_it_shows(client: Any) -> None:

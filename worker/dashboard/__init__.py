@@ -1,5 +1,5 @@
-"""A small server-rendered web dashboard: queues, recent jobs, batch groups, a job's record,
-retry."""
+"""A small server-rendered web dashboard: charts, queues, recent jobs, batch groups, a
+job's record, retry."""
 
 from worker.dashboard.app import Dashboard, serve
 

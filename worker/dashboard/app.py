@@ -1,11 +1,13 @@
 """The dashboard as a tiny WSGI app over a ``Client``; served by the standard library.
 
 Reads what ``health`` reads plus recent job records (from the newest-first index,
-without their outputs) and the batch tier's newest groups. Every request must name one
-of the allowed hosts in ``Host``, so a page on another site cannot reach it through DNS
-rebinding; with a token (``OPENAI_WORKER_DASHBOARD_TOKEN``, required when bound beyond
-loopback) every request must carry it too, as the cookie the login form sets or as
-``Authorization: Bearer``.
+without their outputs), the batch tier's newest groups and the per-minute buckets the
+charts plot (``figures``). The one script, ``/static/refresh.js``, fetches the charts
+again from ``/fragments/charts`` every few seconds, through the same checks as a page.
+Every request must name one of the allowed hosts in ``Host``, so a page on another site
+cannot reach it through DNS rebinding; with a token (``OPENAI_WORKER_DASHBOARD_TOKEN``,
+required when bound beyond loopback) every request must carry it too, as the cookie the
+login form sets or as ``Authorization: Bearer``.
 The only write is "retry a failed job": POST only, and refused unless the browser says
 the request comes from the dashboard's own origin (``Origin``, else ``Referer``;
 ``Sec-Fetch-Site`` when sent). Records pass the worker's redactor before they are
@@ -17,13 +19,17 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import re
+import time
 from collections.abc import Callable, Iterable
+from importlib.resources import files
 from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from worker.dashboard import pages
+from worker.dashboard import configuration_page, pages
+from worker.dashboard.figures import DEFAULT_SPAN, SPANS, Span, read_figures
+from worker.dashboard.panel import charts_panel, configuration_path, range_switch
 from worker.errors import ValidationError
 from worker.monitoring.health import Thresholds, check
 
@@ -35,12 +41,19 @@ SHOWN_GROUPS = 50
 #: The cookie the login form sets.
 SESSION_COOKIE = "openai_worker_dashboard"
 _LOGIN_BODY_LIMIT = 4096
-#: No scripts at all; forms may only post back here; no framing (clickjacking).
+#: How many failed jobs a configuration's page looks through, and shows at most.
+FAILED_READ, FAILED_SHOWN = 500, 25
+#: Scripts only from here (no inline script, no eval), fetches only to here; forms may
+#: only post back here; no framing (clickjacking).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'"
 )
+HTML, JAVASCRIPT = "text/html; charset=utf-8", "text/javascript; charset=utf-8"
+REFRESH_SCRIPT = files("worker.dashboard").joinpath("static/refresh.js").read_bytes()
 _JOB = re.compile(r"^/jobs/([^/]+)$")
 _RETRY = re.compile(r"^/jobs/([^/]+)/retry$")
+_CONFIGURATION = re.compile(r"^/configurations/(.+)$")
 
 
 class Dashboard:
@@ -74,9 +87,29 @@ class Dashboard:
             return self.retry(environ, start, unquote(match.group(1)))
         if method not in ("GET", "HEAD"):
             return _respond(start, 405, pages.message("not allowed", method), [("Allow", "GET")])
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        span = SPANS.get((query.get("range") or [DEFAULT_SPAN.name])[0])
+        if span is None:
+            text = f"range is one of {', '.join(SPANS)}"
+            return _respond(start, 400, pages.message("unknown range", text))
+        if path == "/static/refresh.js":
+            return _respond(start, 200, REFRESH_SCRIPT, content_type=JAVASCRIPT)
+        if path == "/fragments/charts":
+            named = (query.get("configuration") or [None])[0]
+            fragment = self.charts(span, named, None if named else self.health())
+            return _respond(start, 200, fragment, [("Cache-Control", "no-store")])
         if path == "/":
-            overview = pages.overview(self.health(), self.recent_jobs(), self.batch_groups())
-            return _respond(start, 200, overview)
+            health = self.health()
+            charts = range_switch(span, "/") + self.charts(span, None, health)
+            jobs, groups = self.recent_jobs(), self.batch_groups()
+            return _respond(start, 200, pages.overview(health, jobs, groups, charts))
+        if (match := _CONFIGURATION.match(path)) is not None:
+            name = wsgi_text(match.group(1))
+            switch = range_switch(span, configuration_path(name))
+            page = configuration_page.configuration(
+                name, switch, self.charts(span, name, None), self.failed_of(name)
+            )
+            return _respond(start, 200, page)
         if (match := _JOB.match(path)) is not None:
             # Never the output kept in parts (up to about a gigabyte): a page cannot show it.
             record = self.client.results.get(unquote(match.group(1)), read_output=False)
@@ -87,6 +120,18 @@ class Dashboard:
 
     def health(self) -> dict[str, Any]:
         return check(self.client.redis, self.client.settings, Thresholds(min_workers=1))
+
+    def charts(self, span: Span, configuration: str | None, health: dict[str, Any] | None) -> str:
+        """The charts' container: every configuration's with the queue depth from
+        ``health``, or one configuration's."""
+        now = time.time()
+        figures = read_figures(self.client.redis, self.client.keys, span, configuration, now)
+        return charts_panel(figures, configuration=configuration, health=health, now_s=now)
+
+    def failed_of(self, configuration: str) -> list[dict[str, Any]]:
+        """A configuration's most recently failed jobs, newest first, without outputs."""
+        failed: list[dict[str, Any]] = self.client.failed(FAILED_READ)
+        return [r for r in failed if r.get("configuration") == configuration][:FAILED_SHOWN]
 
     def recent_jobs(self) -> list[dict[str, Any]]:
         """The most recently submitted jobs, newest first, without their outputs."""
@@ -163,10 +208,23 @@ def same_origin(environ: dict[str, Any]) -> bool:
     return bool(urlsplit(source).netloc == host)
 
 
+def wsgi_text(value: str) -> str:
+    """A path's text as sent: WSGI servers hand it over percent-decoded, its bytes as
+    Latin-1 characters (PEP 3333), so a UTF-8 name comes back whole."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 def _respond(
-    start: StartResponse, code: int, html: str, headers: list[tuple[str, str]] | None = None
+    start: StartResponse,
+    code: int,
+    content: str | bytes,
+    headers: list[tuple[str, str]] | None = None,
+    content_type: str = HTML,
 ) -> list[bytes]:
-    body = html.encode("utf-8")
+    body = content.encode("utf-8") if isinstance(content, str) else content
     reasons = {
         200: "OK",
         303: "See Other",
@@ -179,7 +237,7 @@ def _respond(
     start(
         f"{code} {reasons[code]}",
         [
-            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Type", content_type),
             ("Content-Length", str(len(body))),
             (
                 "Content-Security-Policy",

@@ -12,6 +12,7 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2330; backg
 h1 { font-size: 1.4rem; margin: 0 0 1rem; } h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
 table { border-collapse: collapse; background: #fff; width: 100%; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e6eb; }
+td { overflow-wrap: anywhere; }
 th { background: #e9edf3; } a { color: #1f5fbf; } pre { background: #fff; padding: 1rem; }
 .status { font-weight: 600; padding: .1rem .5rem; border-radius: .6rem; }
 .succeeded, .ready { background: #d4f3dc; color: #11652d; }
@@ -19,13 +20,26 @@ th { background: #e9edf3; } a { color: #1f5fbf; } pre { background: #fff; paddin
 .queued, .running, .retrying, .waiting, .cooling { background: #fdf0c8; color: #7a5a00; }
 .healthy { color: #11652d; } .unhealthy { color: #9b1c14; }
 button { background: #1f5fbf; color: #fff; border: 0; padding: .35rem .9rem; border-radius: .3rem; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 1rem; }
+figure.chart { background: #fff; margin: 0; padding: .6rem .8rem; border: 1px solid #e3e6eb; }
+figure.chart figcaption { font-weight: 600; margin-bottom: .3rem; }
+.chart-svg { display: block; width: 100%; height: auto; }
+details.numbers summary { cursor: pointer; color: #1f5fbf; margin-top: .3rem; }
+table.numbers { font-size: 12px; } nav.ranges { margin: 0 0 .8rem; }
+nav.ranges a { padding: .2rem .6rem; margin-right: .3rem; border-radius: .3rem; }
+nav.ranges a.current { background: #1f5fbf; color: #fff; text-decoration: none; }
+.tile { display: inline-block; background: #fff; border: 1px solid #e3e6eb; padding: .4rem .8rem; }
 """
+#: The one script: fetches the charts' container again every few seconds.
+SCRIPT = '<script src="/static/refresh.js" defer></script>'
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, *, refreshed: bool = False) -> str:
+    """A whole page; a ``refreshed`` one loads the script that redraws its charts."""
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{escape(title)} · openai-worker</title><style>{STYLE}</style></head>"
+        f"<title>{escape(title)} · openai-worker</title><style>{STYLE}</style>"
+        f"{SCRIPT if refreshed else ''}</head>"
         f'<body><h1><a href="/">openai-worker</a> · {escape(title)}</h1>{body}</body></html>'
     )
 
@@ -37,6 +51,13 @@ def status(value: Any) -> str:
 
 def job_link(job_id: str) -> str:
     return f'<a href="/jobs/{quote(job_id, safe="")}">{escape(job_id)}</a>'
+
+
+def configuration_link(name: Any) -> str:
+    """A link to a configuration's page; nothing for a job without one."""
+    if not name:
+        return ""
+    return f'<a href="/configurations/{quote(str(name), safe="")}">{escape(str(name))}</a>'
 
 
 def retry_form(job_id: str) -> str:
@@ -133,8 +154,13 @@ def pool_rows(pools: list[dict[str, Any]]) -> str:
 
 
 def overview(
-    health: dict[str, Any], jobs: list[dict[str, Any]], groups: list[dict[str, Any]]
+    health: dict[str, Any],
+    jobs: list[dict[str, Any]],
+    groups: list[dict[str, Any]],
+    charts: str = "",
 ) -> str:
+    """The charts (markup already, see ``panel``) first, then health, queues, workers,
+    recent jobs, batch groups and pools."""
     state = "healthy" if health["healthy"] else "unhealthy"
     problems = "".join(f"<li>{escape(p)}</li>" for p in health["problems"])
     queue_rows = "".join(
@@ -150,7 +176,7 @@ def overview(
     )
     job_rows = "".join(
         f"<tr><td>{job_link(r['job_id'])}</td><td>{escape(str(r.get('operation')))}</td>"
-        f"<td>{escape(str(r.get('configuration') or ''))}</td><td>{status(r.get('status'))}</td>"
+        f"<td>{configuration_link(r.get('configuration'))}</td><td>{status(r.get('status'))}</td>"
         f"<td>{escape(str(r.get('attempts', 0)))}</td>"
         f"<td>{escape(str(r.get('enqueued_at') or ''))}</td>"
         f"<td>{error_text(r)}</td>"
@@ -158,6 +184,7 @@ def overview(
         for r in jobs
     )
     body = (
+        f"{charts}"
         f'<p class="{state}"><strong>{state}</strong> · '
         f"{escape(str(health['workers']['alive']))} live workers · "
         f"{escape(str(health['failed_jobs']))} failed jobs</p><ul>{problems}</ul>"
@@ -171,7 +198,7 @@ def overview(
         f"<h2>Batches</h2>{batch_rows(groups)}"
         f"<h2>Pools</h2>{pool_rows(health['pools'])}"
     )
-    return page("dashboard", body)
+    return page("dashboard", body, refreshed=bool(charts))
 
 
 #: The longest record text a job page shows; a longer output is cut, with a note.
