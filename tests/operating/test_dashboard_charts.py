@@ -75,14 +75,13 @@ def run_jobs(client: Any, start_worker: Any, wire_server: Any) -> dict[str, list
         return [job_id for job_id in ids if client.wait(job_id, 60)["status"] == "failed"]
 
     failed: dict[str, list[str]] = defaultdict(list)
+    # Refused by their schema first: still counted under their (stored) configuration.
+    for name, plan in PLANS.items():
+        failed[name] += finish(submit(name, 42, plan.invalid))
     for name, plan in PLANS.items():
         failed[name] += finish(
             submit(name, "hi", plan.succeeded) + submit(name, "refuse", plan.refused)
         )
-    # Refused by their schema last: a worker names a configuration in its figures once it
-    # has loaded it (before that, as in its metrics, "unknown").
-    for name, plan in PLANS.items():
-        failed[name] += finish(submit(name, 42, plan.invalid))
     for name, plan in PLANS.items():
         assert len(failed[name]) == plan.failed
     return failed

@@ -117,7 +117,17 @@ class JobRunner:
         configuration = record.get("configuration")
         if configuration is None:
             return operation, None
-        known = isinstance(configuration, str) and configuration in self._stored_configurations
+        if not isinstance(configuration, str):
+            return operation, "unknown"
+        if configuration not in self._stored_configurations:
+            # A job that failed before its configuration was loaded (a payload refused):
+            # stored ones keep their name, any other name a payload holds is "unknown".
+            try:
+                if self.configurations.exists(configuration):
+                    self._stored_configurations.add(configuration)
+            except Exception as exc:  # noqa: BLE001 - a label is never a reason to fail a job
+                log.debug("job.label_unchecked", error=type(exc).__name__)
+        known = configuration in self._stored_configurations
         return operation, configuration if known else "unknown"
 
     def run(self, job_id: str, operation_name: str, payload: Any) -> Decision:
