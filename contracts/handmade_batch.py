@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from batch_api.lifecycle import TIMESTAMPS
+
 #: A batch line's answer is the answer the standard tier would get: chat or embeddings.
 Body = dict[str, Any]
 #: A JSON answer, or a file's lines.
@@ -118,17 +120,7 @@ def batch_object(
     }[status]
     times = {
         name: (at + 3 + 40 * step if name in reached else None)
-        for step, name in enumerate(
-            (
-                "in_progress_at",
-                "finalizing_at",
-                "completed_at",
-                "failed_at",
-                "expired_at",
-                "cancelling_at",
-                "cancelled_at",
-            )
-        )
+        for step, name in enumerate(TIMESTAMPS)
     }
     return {
         "id": ids.batch,

@@ -37,6 +37,13 @@ def broker_list(dramatiq_namespace: str, queue: str) -> str:
     return f"{dramatiq_namespace}:{queue}"
 
 
+#: A pool member's health (``worker.pools.router``): its cooldown, failures in a row,
+#: probe and out-of-service mark; saving its configuration again clears them.
+MEMBER_HEALTH = ("cool", "fails", "probe", "out")
+#: Every part of a pool member's routing state: its health, calls in flight, latency.
+MEMBER_PARTS = (*MEMBER_HEALTH, "busy", "latency")
+
+
 @dataclass(frozen=True)
 class Keys:
     """The key names of one namespace."""

@@ -41,7 +41,8 @@ _NOT_RUN = {
     ),
     "cancelled": ("batch_cancelled", "This request was not executed: the batch was cancelled."),
 }
-_TIMESTAMPS = (
+#: A batch's timestamps, in the order its lifecycle may reach them.
+TIMESTAMPS = (
     "in_progress_at",
     "finalizing_at",
     "completed_at",
@@ -85,7 +86,7 @@ class Batch:
         self.metadata = metadata
         self.status = "validating"
         self.created_at = now()
-        self.times: dict[str, int | None] = dict.fromkeys(_TIMESTAMPS)
+        self.times: dict[str, int | None] = dict.fromkeys(TIMESTAMPS)
         self.errors: dict[str, Any] | None = None
         self.output_file_id: str | None = None
         self.error_file_id: str | None = None

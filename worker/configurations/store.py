@@ -26,7 +26,7 @@ from worker.configurations.crypto import KeyRing
 from worker.configurations.pool import Pool
 from worker.connections import reply_text
 from worker.errors import ConfigurationError
-from worker.keys import Keys
+from worker.keys import MEMBER_HEALTH, Keys
 from worker.redaction import register_secret
 
 log = structlog.get_logger("worker.configurations")
@@ -75,7 +75,7 @@ class RedisBackend:
         # (``worker.pools.router``: what took it out may be what was just fixed).
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self.key, name, record)
-        pipe.delete(*(self.member(name, part) for part in MEMBER_PARTS))
+        pipe.delete(*(self.member(name, part) for part in MEMBER_HEALTH))
         pipe.execute()
 
     def delete(self, name: str) -> bool:
@@ -124,8 +124,8 @@ class ConfigurationStore:
                 )
         if pool.fallback is not None:
             self._resolve(pool.fallback)  # it must exist
-        record = pool.public_dict()
-        record[SEALED] = self._keyring().encrypt(json.dumps(pool.public_dict()))
+        whole = pool.public_dict()
+        record = {**whole, SEALED: self._keyring().encrypt(json.dumps(whole))}
         self.backend.put(pool.name, json.dumps(record))
 
     def resolve(self, name: str) -> Configuration | Pool:
@@ -235,8 +235,6 @@ class ConfigurationStore:
         return count
 
 
-#: The parts of a pool member's routing state a save clears (``worker.pools.router``).
-MEMBER_PARTS = ("cool", "fails", "probe", "out")
 #: The record's field holding the whole configuration, encrypted.
 SEALED = "sealed"
 #: Where records from before sealing kept the encrypted key (and nothing else).

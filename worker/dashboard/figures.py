@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import redis
 
 from worker.keys import Keys
-from worker.monitoring.buckets import RUN_BOUNDS_S, WAIT_BOUNDS_S, Minute, read_minutes
+from worker.monitoring.buckets import Minute, read_minutes
 
 
 @dataclass(frozen=True)
@@ -42,21 +42,12 @@ DEFAULT_SPAN = SPANS["hour"]
 
 
 @dataclass
-class Point:
-    """One step's figures: jobs by status, queue-wait and run-time histograms."""
-
-    start: int
-    jobs: Counter[str] = field(default_factory=Counter)
-    wait: list[int] = field(default_factory=lambda: [0] * len(WAIT_BOUNDS_S))
-    run: list[int] = field(default_factory=lambda: [0] * len(RUN_BOUNDS_S))
-
-
-@dataclass
 class Figures:
     """A span's points, and its totals of failures by type and tokens by configuration."""
 
     span: Span
-    points: list[Point]
+    #: One per step: its jobs by status and its queue-wait and run-time histograms.
+    points: list[Minute]
     failures: Counter[str] = field(default_factory=Counter)
     #: configuration → kind (prompt, completion, total, …) → tokens
     tokens: dict[str, Counter[str]] = field(default_factory=dict)
@@ -72,19 +63,14 @@ def first_start(span: Span, now_s: float) -> int:
 
 def gather(minutes: Sequence[Minute], span: Span, first: int) -> Figures:
     """Minutes (oldest first, from ``first`` on) added up into the span's points."""
-    figures = Figures(span, [Point(first + i * span.step_s) for i in range(span.points)])
+    points = [Minute(first + i * span.step_s) for i in range(span.points)]
+    total = Minute(first)
     for minute in minutes:
         index = (minute.start - first) // span.step_s
-        if not 0 <= index < span.points:
-            continue
-        point = figures.points[index]
-        point.jobs.update(minute.jobs)
-        point.wait = [a + b for a, b in zip(point.wait, minute.wait, strict=True)]
-        point.run = [a + b for a, b in zip(point.run, minute.run, strict=True)]
-        figures.failures.update(minute.failures)
-        for name, kinds in minute.tokens.items():
-            figures.tokens.setdefault(name, Counter()).update(kinds)
-    return figures
+        if 0 <= index < span.points:
+            points[index].add(minute)
+            total.add(minute)
+    return Figures(span, points, total.failures, total.tokens)
 
 
 def read_figures(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from worker.configurations import Configuration, ConfigurationStore
 from worker.configurations.pool import Pool
-from worker.engine.pool_client import MemberClient, PoolClient, admitted
+from worker.engine.pool_client import AdmittedLimiter, MemberClient, PoolClient
 from worker.errors import ConfigurationError
 from worker.observer import JobObserver
 from worker.pools import PoolRouter
@@ -36,13 +36,18 @@ class ClientFactory:
     router: PoolRouter | None = None
 
     def single(
-        self, configuration: Configuration, timeout_s: float, observer: JobObserver
+        self,
+        configuration: Configuration,
+        timeout_s: float,
+        observer: JobObserver,
+        limiter: Limiter | None = None,
     ) -> ProviderClient:
+        """One configuration's client, under its own limits unless ``limiter`` is given."""
         return ProviderClient(
             provider_for(configuration),
             self.http,
             observer,
-            self.limiter_for(configuration),
+            self.limiter_for(configuration) if limiter is None else limiter,
             timeout_s=timeout_s,
         )
 
@@ -69,13 +74,8 @@ class ClientFactory:
         for member in pool.members:
             configuration = self.configurations.load(member.configuration)
             limiter = self.limiter_for(configuration)
-            client = ProviderClient(
-                provider_for(configuration),
-                self.http,
-                observer,
-                admitted(limiter),
-                timeout_s=timeout_s,
-            )
+            # The pool asks the member's limits before each call; its client only counts.
+            client = self.single(configuration, timeout_s, observer, AdmittedLimiter(limiter))
             members.append(MemberClient(member, client, limiter))
         fallback = None
         if pool.fallback is not None:

@@ -68,8 +68,9 @@ class MemberClient:
     limiter: Limiter
 
 
-class _Admitted:
-    """A member client's limiter once the pool admitted the call: counts tokens only."""
+class AdmittedLimiter:
+    """A member client's limiter: the pool admitted the call already, so it counts
+    tokens only."""
 
     def __init__(self, limiter: Limiter) -> None:
         self.limiter = limiter
@@ -82,11 +83,6 @@ class _Admitted:
 
     def record_tokens(self, tokens: int) -> None:
         self.limiter.record_tokens(tokens)
-
-
-def admitted(limiter: Limiter) -> Limiter:
-    """The limiter a member's provider client is built with (the pool asks first)."""
-    return _Admitted(limiter)
 
 
 class PoolProvider:
@@ -194,14 +190,12 @@ class PoolClient(ProviderClient):
             answer = chosen.client.post_json(path, for_member(body, chosen.client.provider, member))
         except WorkerError as error:
             kind = failure_kind(error)
-            if kind == "final":
-                self.router.succeeded(member.configuration, token, time.perf_counter() - started)
-                self._served(member.configuration, chosen)
-                raise
-            self._member_failed(member.configuration, token, kind, error)
-            return error
-        self.router.succeeded(member.configuration, token, time.perf_counter() - started)
-        self._served(member.configuration, chosen)
+            if kind != "final":
+                self._member_failed(member.configuration, token, kind, error)
+                return error
+            self._served(chosen, token, started)  # it answered: the error is the call's own
+            raise
+        self._served(chosen, token, started)
         return answer
 
     def _member_failed(self, name: str, token: str, kind: str, error: WorkerError) -> None:
@@ -221,7 +215,10 @@ class PoolClient(ProviderClient):
         )
         self.observer.pool_member_event(self.pool.name, name, "cooldown")
 
-    def _served(self, name: str, chosen: MemberClient) -> None:
+    def _served(self, chosen: MemberClient, token: str, started: float) -> None:
+        """The member answered: its claim ends healthy, and it is named as the server."""
+        name = chosen.member.configuration
+        self.router.succeeded(name, token, time.perf_counter() - started)
         with self._lock:
             self.served.append(name)
             self.provider.configuration = chosen.client.configuration

@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,6 +157,20 @@ class Minute:
     #: configuration → HTTP status code (0: no answer) → calls
     statuses: dict[str, Counter[str]] = field(default_factory=dict)
 
+    def add(self, other: Minute) -> None:
+        """Add ``other``'s figures to these (minutes into a chart's point or a span)."""
+        self.jobs.update(other.jobs)
+        self.failures.update(other.failures)
+        self.wait = [a + b for a, b in zip(self.wait, other.wait, strict=True)]
+        self.run = [a + b for a, b in zip(self.run, other.run, strict=True)]
+        for mine, theirs in (
+            (self.operations, other.operations),
+            (self.tokens, other.tokens),
+            (self.statuses, other.statuses),
+        ):
+            for name, counts in theirs.items():
+                mine.setdefault(name, Counter()).update(counts)
+
 
 def read_minutes(
     client: redis.Redis,
@@ -222,47 +236,32 @@ def quantile_s(histogram: Sequence[int], bounds: Sequence[float], q: float) -> f
     return bounds[-1]
 
 
-def added(histograms: Iterable[Sequence[int]]) -> list[int]:
-    """Histograms bin by bin."""
-    return [sum(bins) for bins in zip(*histograms, strict=True)]
-
-
 def summary(minutes: Sequence[Minute]) -> dict[str, Any]:
     """The figures of a span of minutes, as ``stats`` prints them."""
-    jobs: Counter[str] = Counter()
-    failures: Counter[str] = Counter()
-    tokens: dict[str, Counter[str]] = {}
-    statuses: dict[str, Counter[str]] = {}
+    total = Minute(minutes[0].start if minutes else 0)
     for minute in minutes:
-        jobs.update(minute.jobs)
-        failures.update(minute.failures)
-        for name, counts in minute.tokens.items():
-            tokens.setdefault(name, Counter()).update(counts)
-        for name, counts in minute.statuses.items():
-            statuses.setdefault(name, Counter()).update(counts)
-    wait, run = added(m.wait for m in minutes), added(m.run for m in minutes)
-    span_min = max(len(minutes), 1)
+        total.add(minute)
     return {
         "since": minutes[0].start if minutes else None,
         "minutes": len(minutes),
-        "jobs": dict(jobs),
-        "jobs_per_minute": round(sum(jobs.values()) / span_min, 2),
-        "failures": dict(failures),
-        "queue_wait_s": {
-            "p50": _bound(quantile_s(wait, WAIT_BOUNDS_S, 0.5)),
-            "p95": _bound(quantile_s(wait, WAIT_BOUNDS_S, 0.95)),
-        },
-        "run_s": {
-            "p50": _bound(quantile_s(run, RUN_BOUNDS_S, 0.5)),
-            "p95": _bound(quantile_s(run, RUN_BOUNDS_S, 0.95)),
-        },
-        "tokens": {name: dict(counts) for name, counts in tokens.items()},
-        "provider_statuses": {name: dict(counts) for name, counts in statuses.items()},
+        "jobs": dict(total.jobs),
+        "jobs_per_minute": round(sum(total.jobs.values()) / max(len(minutes), 1), 2),
+        "failures": dict(total.failures),
+        "queue_wait_s": _quantiles(total.wait, WAIT_BOUNDS_S),
+        "run_s": _quantiles(total.run, RUN_BOUNDS_S),
+        "tokens": {name: dict(counts) for name, counts in total.tokens.items()},
+        "provider_statuses": {name: dict(counts) for name, counts in total.statuses.items()},
+    }
+
+
+def _quantiles(histogram: Sequence[int], bounds: Sequence[float]) -> dict[str, Any]:
+    return {
+        name: _bound(quantile_s(histogram, bounds, q)) for name, q in (("p50", 0.5), ("p95", 0.95))
     }
 
 
 def _bound(value: float | None) -> float | str | None:
-    """A quantile as JSON: ``"> 300"`` beyond the last finite bound."""
+    """A quantile as JSON: a number, None, or words when it lies beyond the last bin."""
     if value is None or math.isfinite(value):
         return value
     return "beyond the last bin"

@@ -21,11 +21,11 @@ import redis
 
 from worker.configurations.pool import Member, Pool
 from worker.connections import LuaScript, reply_text
-from worker.keys import Keys
+from worker.keys import MEMBER_HEALTH, MEMBER_PARTS, Keys
 
 #: The parts of a member's state, in the order the claim and done scripts take them.
-_CLAIM_PARTS = ("cool", "fails", "probe", "out", "busy")
-_DONE_PARTS = (*_CLAIM_PARTS, "latency")
+_CLAIM_PARTS = (*MEMBER_HEALTH, "busy")
+_DONE_PARTS = MEMBER_PARTS
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,3 @@ class PoolRouter:
         """Why a member is out of service, or None when it is not."""
         reason = self.client.hget(self.keys.member(configuration, "out"), "reason")
         return None if reason is None else reply_text(reason)
-
-    def restore(self, configuration: str) -> None:
-        """Back in service with no history (its configuration was saved again)."""
-        self.client.delete(*(self.keys.member(configuration, part) for part in _DONE_PARTS))
