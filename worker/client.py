@@ -25,6 +25,7 @@ from worker.errors import CancelledError, ValidationError
 from worker.keys import Keys
 from worker.queue.broker import build_broker, job_message, queue_name
 from worker.queue.dead_letters import DeadLetters
+from worker.queue.wake import WakingRedisBroker
 from worker.results import FINAL_STATUSES, RedisResultStore, new_record
 from worker.settings import Settings
 from worker.validation import check_tier, validate_payload
@@ -136,11 +137,16 @@ class Client:
             configuration if isinstance(configuration, str) else None,
             on_expiry=on_expiry if tier == "batch" else None,
         )
+        message = job_message(operation, job_id, payload, queue=queue_name(self.settings))
+        if isinstance(self.broker, WakingRedisBroker):
+            # Record, key and message in one atomic round trip.
+            prepared = self.broker.prepared(message)
+            return self.results.submit(record, operation, payload, key, prepared)
         owner = self.results.submit(record, operation, payload, key)
         if owner != job_id:
             return owner  # the key names an earlier job: nothing was written
         try:
-            self._enqueue(operation, job_id, payload)
+            self.broker.enqueue(message)
         except BaseException:
             # No message, no job: the key must not name it for the TTL.
             self.results.withdraw(job_id, key)

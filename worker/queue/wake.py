@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import uuid
 from typing import Any
 
 import dramatiq
@@ -31,6 +32,7 @@ from dramatiq.errors import ConnectionClosed
 
 from worker.connections import LuaScript
 from worker.keys import broker_list
+from worker.results import BrokerMessage
 
 #: Dramatiq's suffix of delay queues, whose messages wait for a time, not an event.
 _DELAYED = dq_name("")
@@ -68,6 +70,22 @@ class WakingRedisBroker(RedisBroker):
             self._max_unpack_size(),  # type: ignore[no-untyped-call]
             *args,
         ]
+
+    def prepared(self, message: dramatiq.Message[Any]) -> BrokerMessage:
+        """``message`` as ``enqueue`` would write it (its own Redis message id), for the
+        result store to queue in the same step as the job's record (``submit.lua``)."""
+        queue = broker_list(self.namespace, message.queue_name)
+        message_id = str(uuid.uuid4())
+        # Consumers read the id back from the message's options to acknowledge it.
+        message = message.copy(options={"redis_message_id": message_id})
+        return BrokerMessage(
+            queue=queue,
+            messages=f"{queue}.msgs",
+            message_id=message_id,
+            data=message.encode(),
+            wake_channel=self.wake_channel,
+            queue_name=message.queue_name,
+        )
 
     def do_enqueue(self, queue_name: str, message_id: str, data: bytes) -> None:
         """Dramatiq's enqueue command, and the wake-up, in one MULTI/EXEC."""

@@ -2,10 +2,11 @@
 
 from worker.results.parts import DEFAULT_PART_BYTES
 from worker.results.record import FINAL_STATUSES, STATUSES, iso_after, new_record, now_iso
-from worker.results.store import MemoryResultStore, RedisResultStore, ResultStore
+from worker.results.store import BrokerMessage, MemoryResultStore, RedisResultStore, ResultStore
 from worker.results.streamed import StreamedOutput
 
 __all__ = [
+    "BrokerMessage",
     "DEFAULT_PART_BYTES",
     "FINAL_STATUSES",
     "STATUSES",

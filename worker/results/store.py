@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis
@@ -22,6 +23,21 @@ from worker.keys import Keys
 from worker.results.parts import DEFAULT_PART_BYTES, OutputParts, PartsMarker
 from worker.results.record import FINAL_STATUSES, in_field_order, now_iso
 from worker.results.streamed import output_pieces, plain_output
+
+
+@dataclass(frozen=True)
+class BrokerMessage:
+    """A job's message as the Redis broker keeps it, for ``submit`` to write with the
+    record (``worker.queue.wake`` builds it): the ready list and the hash of messages,
+    the message's id and encoded data, and where to announce it to idle consumers."""
+
+    queue: str
+    messages: str
+    message_id: str
+    data: bytes
+    wake_channel: str
+    queue_name: str
+
 
 #: The record's field naming the parts that hold its output (internal to this module).
 _PARTS_FIELD = "_output_parts"
@@ -235,21 +251,28 @@ class RedisResultStore:
         operation: str,
         payload: dict[str, Any],
         idempotency_key: str | None = None,
+        message: BrokerMessage | None = None,
     ) -> str:
-        # One round trip, and all or nothing: a key never names a job that has no record.
+        """Write the queued job; with ``message``, its message on the Redis broker too.
+
+        One round trip, and all or nothing: a key never names a job that has no record,
+        and a message is never queued without its record (nor when the key names an
+        earlier job).
+        """
         job_id = record["job_id"]
-        owner = self._submit(
-            keys=self._submission_keys(job_id, idempotency_key),
-            args=[
-                job_id,
-                json.dumps(record),
-                json.dumps({"operation": operation, "payload": payload}),
-                self.ttl_s,
-                "1" if idempotency_key else "0",
-                f"{time.time():.3f}",
-            ],
-        )
-        return reply_text(owner)
+        keys = self._submission_keys(job_id, idempotency_key)
+        args: list[Any] = [
+            job_id,
+            json.dumps(record),
+            json.dumps({"operation": operation, "payload": payload}),
+            self.ttl_s,
+            "1" if idempotency_key else "0",
+            f"{time.time():.3f}",
+        ]
+        if message is not None:
+            keys += [message.queue, message.messages]
+            args += [message.message_id, message.data, message.wake_channel, message.queue_name]
+        return reply_text(self._submit(keys=keys, args=args))
 
     def withdraw(self, job_id: str, idempotency_key: str | None = None) -> None:
         self._withdraw(
