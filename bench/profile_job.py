@@ -34,6 +34,8 @@ def profiled(label: str, jobs: int, work: Callable[[], None], sort: str, top: in
     wall_ms = (time.perf_counter() - started) * 1000 / jobs
     print(f"== {label}: {cpu_ms:.3f} ms CPU, {wall_ms:.3f} ms wall per job (profiled)")
     pstats.Stats(profile).sort_stats(sort).print_stats(top)
+    if os.environ.get("PROFILE_DUMP"):
+        profile.dump_stats(f"{os.environ['PROFILE_DUMP']}.{label}")
 
 
 def main() -> None:
