@@ -56,9 +56,13 @@ class WebhookQueue(Protocol):
 
 
 def webhook_id(record: dict[str, Any]) -> str:
-    """The id of a final record's webhook: the same for every attempt at it."""
+    """The id of a final record's webhook: the same for every attempt at it.
+
+    SHA-1 because Redis's Lua has it (``webhook_begin.lua`` derives the same id to check
+    an attempt against the record as it stands); an id, not a secret.
+    """
     seed = f"{record['job_id']}\n{record.get('finished_at') or ''}".encode()
-    return "msg_" + hashlib.sha256(seed).hexdigest()[:32]
+    return "msg_" + hashlib.sha1(seed, usedforsecurity=False).hexdigest()[:32]
 
 
 def callback_url(payload: Any, target: Configuration | Pool | None) -> str | None:
@@ -121,17 +125,19 @@ class Webhooks:
     def deliver(self, job_id: str, hook: str) -> float | None:
         """One attempt at a job's webhook; the seconds until the next, or None when done."""
         attempt = self.deliveries.begin(job_id, hook, now_iso())
-        if attempt is None:
-            log.warning("webhook.dropped", webhook_id=hook, reason="the job's record expired")
+        if attempt.outcome == "stale":
+            log.warning(
+                "webhook.dropped",
+                webhook_id=hook,
+                reason="the job's record expired, or the job was retried and ended anew",
+            )
             return None
-        if not attempt.begun:
-            log.info("webhook.skipped", webhook_id=hook, reason="ended already")
+        if attempt.outcome == "ended":
+            log.info("webhook.skipped", webhook_id=hook, reason="delivered or given up already")
             return None
         record, omitted = self.results.get_bounded(job_id, self.settings.webhooks.max_output_bytes)
         if record is None or record["status"] not in FINAL_STATUSES or webhook_id(record) != hook:
-            self._give_up(
-                job_id, hook, "the job's record expired or was replaced (the job was retried)"
-            )
+            log.warning("webhook.dropped", webhook_id=hook, reason="the record changed meanwhile")
             return None
         stored = self.results.load_payload(job_id)
         url = self._url(stored[1] if stored else None, record.get("configuration"))

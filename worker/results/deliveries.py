@@ -30,12 +30,14 @@ ENDED = frozenset({"delivered", "gone", "failed"})
 
 @dataclass(frozen=True)
 class Attempt:
-    """An attempt begun (``begun``), or refused because the webhook has ended already."""
+    """What ``begin`` found: ``begun`` (an attempt to make now), ``ended`` (delivered or
+    given up already) or ``stale`` (the job's final record is gone, or is another
+    webhook's: the job was retried since)."""
 
-    begun: bool
+    outcome: str
     #: Attempts so far, this one included.
-    number: int
-    first_attempt_at: str
+    number: int = 0
+    first_attempt_at: str = ""
 
 
 class Deliveries:
@@ -63,15 +65,16 @@ class Deliveries:
         )
         return bool(found)
 
-    def begin(self, job_id: str, webhook_id: str, now: str) -> Attempt | None:
-        """Count an attempt (``delivering``); None when the job's record is gone."""
+    def begin(self, job_id: str, webhook_id: str, now: str) -> Attempt:
+        """Count an attempt (``delivering``) at the webhook of the job's final record, in
+        one step with checking that ``webhook_id`` is still that webhook."""
         found = self._begin(keys=[self.keys.job(job_id)], args=[webhook_id, now])
-        if not found:
-            return None
-        begun, raw = found
-        state = json.loads(reply_text(raw))
+        if int(found[0]) < 0:
+            return Attempt("stale")
+        state = json.loads(reply_text(found[1]))
         first = str(state.get("first_attempt_at") or now)
-        return Attempt(bool(begun), int(state.get("attempts") or 0), first)
+        outcome = "begun" if int(found[0]) else "ended"
+        return Attempt(outcome, int(state.get("attempts") or 0), first)
 
     def note(self, job_id: str, webhook_id: str, **fields: Any) -> bool:
         """Set fields of this webhook's state (None removes one); False if it has none."""
