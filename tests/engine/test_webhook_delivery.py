@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import redis
-from support import SECRET_KEY, Reply, WireServer
+from support import SECRET_KEY, Reply, WireServer, make_configuration
 
-from worker.configurations import ConfigurationStore, KeyRing, RedisBackend
+from worker.configurations import Configuration, ConfigurationStore, KeyRing, RedisBackend
 from worker.engine.webhooks import Webhooks, webhook_id
 from worker.keys import Keys
 from worker.results import Deliveries, RedisResultStore, new_record, now_iso
@@ -47,10 +47,12 @@ class Harness:
             secret_keys=(SECRET_KEY,),
             connect_timeout_s=2,
             webhooks=WebhookSettings(
-                secrets=(SECRET,),
-                allow_hosts=("127.0.0.1",),
-                timeout_s=3,
-                **webhook_settings,
+                **{
+                    "secrets": (SECRET,),
+                    "allow_hosts": ("127.0.0.1",),
+                    "timeout_s": 3,
+                    **webhook_settings,
+                }
             ),
         )
         self.results = RedisResultStore(client, keys, 600)
@@ -282,3 +284,43 @@ def test_a_job_without_a_callback_url_queues_nothing(harness: Any) -> None:
 
     assert h.queue.sent == []
     assert h.deliveries.state(record["job_id"]) is None
+
+
+def test_a_worker_without_a_secret_records_why_a_webhook_was_not_sent(
+    harness: Any, receiver: Any
+) -> None:
+    h = harness(secrets=())
+    record = h.finished_job(f"{receiver.url}/hook", status="failed")
+
+    h.webhooks.job_ended(record, None, fresh=True)
+
+    assert h.queue.sent == []
+    state = h.deliveries.state(record["job_id"])
+    assert state["status"] == "failed"
+    assert "OPENAI_WORKER_WEBHOOK_SECRET" in state["last_error"]
+
+
+@pytest.mark.parametrize("where", ["payload", "configuration"])
+def test_a_job_asking_for_a_webhook_no_worker_can_sign_fails_before_any_call(
+    where: str, run_job: Any, wire_server: Any
+) -> None:
+    # Given a worker without OPENAI_WORKER_WEBHOOK_SECRET and a job whose webhook would
+    # go to a URL named by its payload, or by its configuration
+    url = "https://hooks.example.com/jobs"
+    configuration = make_configuration("openai", wire_server.url)
+    if where == "configuration":
+        configuration = Configuration(
+            **{**configuration.public_dict(), "api_key": configuration.api_key, "callback_url": url}
+        )
+    payload = {"configuration": "test", "model": "m", "user_prompt": "hi"}
+    if where == "payload":
+        payload["callback_url"] = url
+
+    # When it runs
+    record = run_job(configuration).run(OPERATION, payload)
+
+    # Then it fails, saying what to set, and nothing was sent to the provider
+    assert record["status"] == "failed"
+    assert record["error"]["type"] == "configuration"
+    assert "OPENAI_WORKER_WEBHOOK_SECRET" in record["error"]["message"]
+    assert wire_server.requests == []
