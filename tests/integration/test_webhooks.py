@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import redis
+from real_services import WorkerProcess, worker_env
 from standardwebhooks.webhooks import Webhook as ReferenceWebhook
 from support import (
     SECRET_KEY,
@@ -30,7 +31,6 @@ from support import (
     wait_for,
 )
 
-from real_services import WorkerProcess, worker_env
 from worker.client import Client
 from worker.configurations import Configuration
 from worker.queue.launch import worker_command
@@ -109,10 +109,11 @@ def receiver() -> Iterator[WireServer]:
 
 
 @pytest.fixture
-def deployed(deployment: Deployment) -> Iterator[Deployment]:
+def deployed(deployment: Deployment) -> Deployment:
+    """The module's deployment, its provider answering anew."""
     deployment.provider.requests.clear()
     deployment.provider.handler = lambda _: Reply(json=chat_completion())
-    yield deployment
+    return deployment
 
 
 def prompt(**extra: Any) -> dict[str, Any]:

@@ -32,8 +32,8 @@ def callback_errors(operation: str, url: Any) -> list[str]:
     try:
         validate_payload(CATALOG[operation].schema, {"configuration": "c", "callback_url": url})
     except ValidationError as refused:
-        assert refused.details is not None
-        return list(refused.details["fields"].get("callback_url", []))
+        fields = (refused.details or {}).get("fields", {})
+        return list(fields.get("callback_url", []))
     return []
 
 
