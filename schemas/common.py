@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -15,6 +16,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 MAX_TEXT_CHARS = 1_000_000
 #: How deeply a pass-through JSON value may nest; real requests stay far below.
 MAX_DEPTH = 32
+#: The longest ``callback_url`` taken (what servers and proxies commonly accept).
+MAX_URL_CHARS = 2048
 
 
 def encodable(value: str) -> None:
@@ -81,14 +84,45 @@ def text(*, required: bool = False, max_chars: int = MAX_TEXT_CHARS, **kwargs: A
     )
 
 
+def callback_url_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a webhook's URL, or None when it can: an absolute http(s)
+    URL naming a host, in ASCII, without spaces or credentials, of at most
+    ``MAX_URL_CHARS``. (Where it may point is the worker's check, at delivery.)"""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_URL_CHARS:
+        return f"must be a URL of 1 to {MAX_URL_CHARS} characters"
+    if not value.isascii() or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in value):
+        return "must be ASCII without spaces (percent-encode the path, punycode the host)"
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # a port that is not a number raises here
+    except ValueError:
+        return "is not a well-formed URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http:// or https:// URL naming a host"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry credentials (user:password@)"
+    if port == 0:
+        return "must not name port 0"
+    return None
+
+
+def _callback_url(value: str) -> None:
+    # Its length is the ``Length`` validator's to report (and to export as JSON Schema).
+    problem = callback_url_problem(value) if 0 < len(value) <= MAX_URL_CHARS else None
+    if problem is not None:
+        raise ValidationError(problem)
+
+
 class PayloadSchema(Schema):
-    """Base of every payload: the configuration's name and an optional idempotency key."""
+    """Base of every payload: the configuration's name, an optional idempotency key and an
+    optional URL that gets the final record as a signed webhook."""
 
     class Meta:
         unknown = RAISE
 
     configuration = text(required=True, max_chars=200)
     idempotency_key = text(max_chars=200)
+    callback_url = fields.Str(validate=[validate.Length(min=1, max=MAX_URL_CHARS), _callback_url])
 
 
 def refused_flag(error: str) -> StrictBoolean:
@@ -114,12 +148,14 @@ class WireObject(fields.Dict):
 
 __all__ = [
     "MAX_TEXT_CHARS",
+    "MAX_URL_CHARS",
     "PayloadSchema",
     "StrictBoolean",
     "StrictFloat",
     "StrictInteger",
     "ValidationError",
     "WireObject",
+    "callback_url_problem",
     "refused_flag",
     "text",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 import time
 from collections import deque
@@ -114,9 +115,9 @@ def provider_error(status: int, message: str, code: str | None = None) -> Reply:
 
 
 class WireServer:
-    """A threaded HTTP server on 127.0.0.1 with scripted answers."""
+    """A threaded HTTP server (127.0.0.1, a free port unless told) with scripted answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         self.requests: list[Recorded] = []
         self.replies: deque[Reply] = deque()
         self.handler: Callable[[Recorded], Reply] = lambda _: Reply(json=chat_completion())
@@ -162,9 +163,10 @@ class WireServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.port = int(self.httpd.server_address[1])
+        self.url = f"http://{host}:{self.port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
@@ -281,6 +283,13 @@ def kill_hard(worker: Any) -> None:
     for process in [*parent.children(recursive=True), parent]:
         process.send_signal(signal.SIGKILL)
     worker.process.wait(timeout=10)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on (yet)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_for(condition: Any, timeout_s: float = 30) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 import jsonschema
 from support import OPENAI_KEY, SECRET_KEY
 
+from worker.settings import Settings
+
 
 def configure_openai(cli: Any, url: str = "http://127.0.0.1:9/v1") -> tuple[int, Any, str]:
     return cli(
@@ -113,6 +115,57 @@ def test_an_invalid_configuration_names_the_problem(cli: Any) -> None:
     assert code == 2
     assert "deployment_name is required" in out["error"]["message"]
     assert "api_version is required" in out["error"]["message"]
+
+
+def test_configure_keeps_a_default_callback_url_and_warns_without_a_webhook_secret(
+    cli: Any,
+) -> None:
+    # Given no OPENAI_WORKER_WEBHOOK_SECRET where it is configured
+    url = "https://hooks.example.com/jobs"
+    code, out, err = cli(
+        "configure",
+        "main",
+        "--api-type",
+        "openai",
+        "--endpoint",
+        "https://api.openai.com/v1",
+        "--callback-url",
+        url,
+        stdin=OPENAI_KEY + "\n",
+    )
+
+    # Then it is saved and listed, with a warning saying what the workers need
+    assert code == 0
+    assert out["saved"]["callback_url"] == url
+    assert "OPENAI_WORKER_WEBHOOK_SECRET" in err
+    assert cli("configurations")[1][0]["callback_url"] == url
+
+
+def test_configure_refuses_a_callback_url_that_is_not_absolute(cli: Any) -> None:
+    code, out, _ = cli(
+        "configure",
+        "main",
+        "--api-type",
+        "openai",
+        "--endpoint",
+        "https://api.openai.com/v1",
+        "--callback-url",
+        "hooks.example.com/jobs",
+        stdin=OPENAI_KEY + "\n",
+    )
+
+    assert code == 2
+    assert "callback_url must be an absolute http:// or https:// URL" in out["error"]["message"]
+
+
+def test_webhook_secret_prints_a_secret_the_worker_accepts(cli: Any) -> None:
+    code, out, _ = cli("webhook-secret")
+
+    assert code == 0
+    secret = out.strip()
+    assert secret.startswith("whsec_")
+    settings = Settings.from_env({"OPENAI_WORKER_WEBHOOK_SECRET": secret})
+    assert settings.webhooks.secrets == (secret,)
 
 
 def test_submit_refuses_an_invalid_payload_before_queueing(cli: Any) -> None:

@@ -26,7 +26,7 @@ from worker.keys import Keys
 from worker.queue.broker import build_broker, job_message, queue_name
 from worker.queue.dead_letters import DeadLetters
 from worker.queue.wake import WakingRedisBroker
-from worker.results import FINAL_STATUSES, RedisResultStore, new_record
+from worker.results import FINAL_STATUSES, Deliveries, RedisResultStore, new_record
 from worker.settings import Settings
 from worker.validation import check_tier, validate_payload
 
@@ -66,6 +66,7 @@ class Client:
         self.redis: redis.Redis = redis_client(self.url)
         self.keys = Keys(self.settings.namespace)
         self.results = RedisResultStore(self.redis, self.keys, self.settings.result_ttl_s)
+        self.deliveries = Deliveries(self.redis, self.keys)
         self._broker: Any = None
 
     @property
@@ -223,9 +224,14 @@ class Client:
     def result(self, job_id: str) -> dict[str, Any] | None:
         """The job's result record, or None if there is none (unknown or expired).
 
-        A batched job's record shows its provider batch's latest ``request_counts``.
+        A batched job's record shows its provider batch's latest ``request_counts``; a
+        final one with a webhook shows what became of it (``webhook``).
         """
         record = self.results.get(job_id)
+        if record and record["status"] in FINAL_STATUSES:
+            webhook = self.deliveries.state(job_id)
+            if webhook is not None:
+                record["webhook"] = webhook
         batch = record.get("batch") if record else None
         if (
             record

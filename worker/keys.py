@@ -56,7 +56,8 @@ class Keys:
     # --- result records ---------------------------------------------------------------
 
     def job(self, job_id: str) -> str:
-        """The hash holding a job's record (``record``, ``status``, ``parts`` fields)."""
+        """The hash holding a job's record (``record``, ``status``, ``parts``, ``summary``
+        fields) and its webhook's delivery state (``webhook``)."""
         return self._key("job", job_id)
 
     @property

@@ -1,6 +1,7 @@
 """Every retry decision of the worker: what is retried, where, how often and after how long.
 
-Failures are retried at one of four levels, each with one job:
+Failures are retried at one of four levels, each with one job (and webhooks by their own
+schedule, ``WebhookRetries``):
 
 1. **Inside one HTTP call** (``CONNECT_RETRY``): only a connection that could not be
    opened. Nothing was sent, so nothing can be billed twice; the transport's adapter
@@ -256,3 +257,39 @@ class InfrastructureRetries:
 
 
 INFRASTRUCTURE = InfrastructureRetries()
+
+
+@dataclass(frozen=True)
+class WebhookRetries:
+    """A webhook that found no receiver: tried again with exponential backoff and jitter
+    (the receiver's ``Retry-After`` honoured, up to ``backoff_max_s``) until ``max_age_s``
+    have passed since its first attempt, the last attempt falling on that bound.
+
+    Each wait is a delayed message, as a job's retry is: no thread sleeps.
+    """
+
+    backoff_base_s: float = 5.0
+    backoff_max_s: float = 3600.0
+    max_age_s: float = 24 * 3600.0
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebhookRetries:
+        """``OPENAI_WORKER_WEBHOOK_BACKOFF_BASE_S``, ``…_BACKOFF_MAX_S``, ``…_MAX_AGE_S``."""
+        webhooks = settings.webhooks
+        return cls(webhooks.backoff_base_s, webhooks.backoff_max_s, webhooks.max_age_s)
+
+    def delay_s(
+        self, attempts_done: int, elapsed_s: float, retry_after_s: float | None = None
+    ) -> float | None:
+        """The wait before the next attempt, or None when the webhook is given up."""
+        left_s = self.max_age_s - elapsed_s
+        if left_s <= 0:
+            return None
+        policy = RetryPolicy(
+            backoff_base_s=self.backoff_base_s,
+            backoff_max_s=self.backoff_max_s,
+            retry_after_max_s=self.backoff_max_s,
+            rng=self.rng,
+        )
+        return min(policy.delay_s(max(attempts_done - 1, 0), retry_after_s), left_s)

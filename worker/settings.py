@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.errors import SettingsError
+from worker.webhooks import secret_key
 
 DEFAULT_TIMEOUT_S = 120.0
 #: Read timeouts of the operations whose answers can take long (high-quality images,
@@ -44,6 +45,14 @@ BATCH_MAX_BYTES = 200 * 1024 * 1024
 DEFAULT_BATCH_WINDOW_S = 300.0
 DEFAULT_BATCH_POLL_MIN_S = 30.0
 DEFAULT_BATCH_POLL_MAX_S = 600.0
+#: One webhook attempt, connection to answer (Standard Webhooks suggests 15 to 30 s).
+DEFAULT_WEBHOOK_TIMEOUT_S = 15.0
+DEFAULT_WEBHOOK_BACKOFF_BASE_S = 5.0
+DEFAULT_WEBHOOK_BACKOFF_MAX_S = 3600.0
+#: How long a webhook is tried, from its first attempt.
+DEFAULT_WEBHOOK_MAX_AGE_S = 24 * 3600.0
+#: Above this, a webhook leaves the output out (its JSON text, in bytes).
+DEFAULT_WEBHOOK_MAX_OUTPUT_BYTES = 256 * 1024
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -115,6 +124,99 @@ class BatchSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """Webhooks: the signing secrets, where they may go, how they are retried."""
+
+    #: ``whsec_…`` secrets; the first signs, every one adds a signature (a rotation).
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: Host names (``host`` or ``host:port``) a webhook may reach even at a loopback or
+    #: private address, and over plain http.
+    allow_hosts: tuple[str, ...] = ()
+    timeout_s: float = DEFAULT_WEBHOOK_TIMEOUT_S
+    #: The first wait after a failed attempt, doubling up to ``backoff_max_s``.
+    backoff_base_s: float = DEFAULT_WEBHOOK_BACKOFF_BASE_S
+    backoff_max_s: float = DEFAULT_WEBHOOK_BACKOFF_MAX_S
+    max_age_s: float = DEFAULT_WEBHOOK_MAX_AGE_S
+    max_output_bytes: int = DEFAULT_WEBHOOK_MAX_OUTPUT_BYTES
+    #: Where the HTTP job API is reachable, for the ``links.result`` of a webhook.
+    public_api_url: str | None = None
+
+    @property
+    def can_sign(self) -> bool:
+        return bool(self.secrets)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WebhookSettings:
+        secrets = _split(env.get("OPENAI_WORKER_WEBHOOK_SECRET"))
+        for position, secret in enumerate(secrets, 1):
+            try:
+                secret_key(secret)
+            except ValueError as exc:  # its message never quotes the secret
+                raise SettingsError(
+                    f"OPENAI_WORKER_WEBHOOK_SECRET (secret {position}): {exc}; "
+                    "`openai-worker webhook-secret` prints a new one"
+                ) from None
+        public_api_url = (env.get("OPENAI_WORKER_PUBLIC_API_URL") or "").strip().rstrip("/")
+        if public_api_url and not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", public_api_url):
+            raise SettingsError(
+                "OPENAI_WORKER_PUBLIC_API_URL must be an http(s) URL without query, such as "
+                f"https://jobs.example.com, got {public_api_url!r}"
+            )
+        backoff_base_s = _number(
+            env,
+            "OPENAI_WORKER_WEBHOOK_BACKOFF_BASE_S",
+            DEFAULT_WEBHOOK_BACKOFF_BASE_S,
+            minimum=0.01,
+        )
+        return cls(
+            secrets=secrets,
+            allow_hosts=tuple(_allowed_host(h) for h in _split(env.get(_ALLOW_HOSTS))),
+            timeout_s=_number(
+                env, "OPENAI_WORKER_WEBHOOK_TIMEOUT_S", DEFAULT_WEBHOOK_TIMEOUT_S, minimum=0.1
+            ),
+            backoff_base_s=backoff_base_s,
+            backoff_max_s=max(
+                backoff_base_s,
+                _number(
+                    env,
+                    "OPENAI_WORKER_WEBHOOK_BACKOFF_MAX_S",
+                    DEFAULT_WEBHOOK_BACKOFF_MAX_S,
+                    minimum=0.01,
+                ),
+            ),
+            max_age_s=_number(
+                env, "OPENAI_WORKER_WEBHOOK_MAX_AGE_S", DEFAULT_WEBHOOK_MAX_AGE_S, minimum=0
+            ),
+            max_output_bytes=int(
+                _number(
+                    env,
+                    "OPENAI_WORKER_WEBHOOK_MAX_OUTPUT_BYTES",
+                    DEFAULT_WEBHOOK_MAX_OUTPUT_BYTES,
+                    minimum=0,
+                )
+            ),
+            public_api_url=public_api_url or None,
+        )
+
+
+_ALLOW_HOSTS = "OPENAI_WORKER_WEBHOOK_ALLOW_HOSTS"
+_HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(:\d{1,5})?$")
+
+
+def _allowed_host(entry: str) -> str:
+    """One ``host`` or ``host:port`` of the allow list, lower-cased (IPv6 in brackets)."""
+    host = entry.lower()
+    if ":" in host and not host.startswith("[") and host.count(":") > 1:
+        host = f"[{host}]"  # a bare IPv6 address, without a port
+    matched = _HOST.match(host)
+    if not matched or (matched.group(2) and not 0 < int(matched.group(2)[1:]) < 65536):
+        raise SettingsError(
+            f"{_ALLOW_HOSTS} takes host names or host:port, comma-separated; got {entry!r}"
+        )
+    return host
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the worker, the CLI and the client need from the environment."""
 
@@ -165,6 +267,7 @@ class Settings:
     #: more than memory: only the pages a thread touches are resident.
     thread_stack_kib: int | None = None
     batch: BatchSettings = field(default_factory=BatchSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     def read_timeout_s(self, kind: str) -> float:
         """How long a call of this kind of operation may take to answer."""
@@ -269,6 +372,7 @@ class Settings:
             ),
             thread_stack_kib=_stack_kib(env),
             batch=BatchSettings.from_env(env),
+            webhooks=WebhookSettings.from_env(env),
         )
 
 

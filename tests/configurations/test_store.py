@@ -61,6 +61,7 @@ def test_the_key_is_stored_encrypted(backend: Any) -> None:
         ("api_type", "azure_openai"),
         ("organization", "org-other"),
         ("requests_per_minute", 100000),
+        ("callback_url", "https://attacker.example/collect"),
     ],
 )
 def test_a_configuration_changed_outside_the_worker_is_refused(

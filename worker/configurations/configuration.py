@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from schemas.common import callback_url_problem
 from worker.errors import ConfigurationError
 
 API_TYPES = ("openai", "azure_openai", "openai_compatible")
@@ -43,6 +44,9 @@ class Configuration:
     #: The tier of jobs submitted without one: ``standard``, or ``batch`` (the providers'
     #: Batch APIs, for the operations that support it).
     default_tier: str = "standard"
+    #: Where the webhook of a job on this configuration goes when its payload names no
+    #: ``callback_url`` of its own.
+    callback_url: str | None = None
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -93,6 +97,10 @@ class Configuration:
             found.append(f"default_tier must be one of {', '.join(TIERS)}")
         elif self.default_tier == "batch" and self.api_type == "openai_compatible":
             found.append("default_tier batch needs a Batch API: openai or azure_openai")
+        if self.callback_url is not None:
+            problem = callback_url_problem(self.callback_url)
+            if problem:
+                found.append(f"callback_url {problem}")
         if self.api_type in ("openai", "openai_compatible"):
             for name in ("deployment_name", "api_version", "key_type"):
                 if getattr(self, name):
@@ -114,6 +122,7 @@ class Configuration:
             "requests_per_minute": self.requests_per_minute,
             "tokens_per_minute": self.tokens_per_minute,
             "default_tier": self.default_tier,
+            "callback_url": self.callback_url,
         }
 
 

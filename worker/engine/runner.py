@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -28,6 +28,7 @@ from worker.configurations.pool import Pool
 from worker.engine.batch_tier import AnsweringClient, BatchAdmission, BatchEnd
 from worker.engine.clients import ClientFactory
 from worker.engine.pool_client import PoolClient
+from worker.engine.webhooks import CANNOT_SIGN, Webhooks, callback_url
 from worker.errors import (
     ConfigurationError,
     InternalError,
@@ -63,6 +64,10 @@ class Done:
     """The job reached a final status (or was already final)."""
 
     status: str
+    #: The final record found or written (None: not final, or another delivery wrote it).
+    record: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    #: Whether this delivery wrote that final record.
+    ended: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ class JobRunner:
         final_write: FinalWriteRetries = FINAL_WRITE,
         batch: BatchAdmission | None = None,
         router: PoolRouter | None = None,
+        webhooks: Webhooks | None = None,
     ) -> None:
         self.settings = settings
         self.results = results
@@ -108,6 +114,8 @@ class JobRunner:
         self.final_write = final_write
         #: The batch tier (None: batch-tier jobs fail with a configuration error).
         self.batch = batch
+        #: Webhooks of jobs that end (None: none are sent, as in unit tests).
+        self.webhooks = webhooks
         self._stored_configurations: set[str] = set()
         self.clients = ClientFactory(configurations, http, self.limiter_for, router)
 
@@ -133,6 +141,23 @@ class JobRunner:
     def run(self, job_id: str, operation_name: str, payload: Any) -> Decision:
         """Run one delivery; never raises for anything a job can do wrong.
 
+        A job that ends, or is found ended, has its webhook queued (``webhooks``): a crash
+        after its final record was written and before that leaves the message to be
+        delivered again, and the runner, finding the job final, queues the webhook then.
+        """
+        decision = self._run(job_id, operation_name, payload)
+        if (
+            self.webhooks is not None
+            and isinstance(decision, Done)
+            and decision.record is not None
+            and decision.status in FINAL_STATUSES
+        ):
+            self.webhooks.job_ended(decision.record, payload, fresh=decision.ended)
+        return decision
+
+    def _run(self, job_id: str, operation_name: str, payload: Any) -> Decision:
+        """One delivery, up to its decision.
+
         Attempts are counted in the record, so a delivery that died with its worker
         (the record still says ``running``) counts too, and a job that keeps killing
         its workers ends as failed instead of looping forever. Waiting for rate-limit
@@ -152,7 +177,7 @@ class JobRunner:
                 record = new_record(job_id, operation_name, name)
             if record["status"] in FINAL_STATUSES:
                 log.info("job.skipped", reason="already final", status=record["status"])
-                return Done(record["status"])
+                return Done(record["status"], record)
             if payload is None:  # a batch-tier job handed back: its payload is stored
                 stored = self.results.load_payload(job_id)
                 payload = stored[1] if stored is not None else None
@@ -273,7 +298,10 @@ class JobRunner:
         if operation is None:
             raise ValidationError(f"unknown operation {operation_name!r}")
         data = validate_payload(operation.schema, payload)
-        return operation, data, self.configurations.resolve(data["configuration"])
+        target = self.configurations.resolve(data["configuration"])
+        if not self.settings.webhooks.can_sign and callback_url(data, target) is not None:
+            raise ConfigurationError(CANNOT_SIGN)  # before anything is paid for
+        return operation, data, target
 
     def _admit(self, record: dict[str, Any], operation_name: str, payload: Any) -> Done:
         """A batch-tier job's first delivery: its requests go into a group; it stays queued."""
@@ -403,7 +431,7 @@ class JobRunner:
         if not written:
             fields["note"] = "a final record existed already; left unchanged"
         (log.info if error is None else log.warning)(event, **fields)
-        return Done(record["status"])
+        return Done(record["status"], record if written else None, ended=written)
 
     def _write_final(self, record: dict[str, Any], ledger: JobLedger) -> bool:
         """Write the final record, again and again within the delivery if Redis refuses.

@@ -24,6 +24,7 @@ from worker.connections import redis_client, resolve_redis_url
 from worker.engine.batch_steps import BatchSteps
 from worker.engine.batch_tier import BatchAdmission, Scheduler
 from worker.engine.runner import JobRunner
+from worker.engine.webhooks import WebhookQueue, Webhooks
 from worker.functions import load_function_modules, registry
 from worker.keys import Keys
 from worker.ledger import Ledgers, RedisLedgerBackend
@@ -32,7 +33,8 @@ from worker.monitoring.metrics import worker_observer
 from worker.observer import FanOut, JobObserver
 from worker.pools import PoolRouter, RouterSettings
 from worker.ratelimit import Limiter, NoLimit, RedisRateLimiter
-from worker.results import RedisResultStore
+from worker.redaction import register_secret
+from worker.results import Deliveries, RedisResultStore
 from worker.settings import Settings
 from worker.transport import HttpClient
 from worker.transport.replay import ReplayHttpClient
@@ -55,6 +57,8 @@ class ProcessServices:
     runner: JobRunner
     #: The batch tier's group lifecycle (None without a scheduler: producers' processes).
     batch_steps: BatchSteps | None = None
+    #: Webhook deliveries (None without a queue for them).
+    webhooks: Webhooks | None = None
 
     @classmethod
     def build(
@@ -64,9 +68,11 @@ class ProcessServices:
         *,
         threads: int = DEFAULT_THREADS,
         scheduler: Scheduler | None = None,
+        webhook_queue: WebhookQueue | None = None,
     ) -> ProcessServices:
         """The services of a process running ``threads`` worker threads; with a
-        ``scheduler`` (the queue's), the batch tier too."""
+        ``scheduler`` (the queue's), the batch tier too; with a ``webhook_queue``, the
+        webhooks of jobs that end."""
         client = redis_client(url or resolve_redis_url(settings), max_connections=REDIS_POOL_SIZE)
         keys = Keys(settings.namespace)
         try:
@@ -108,6 +114,17 @@ class ProcessServices:
                 scheduler=scheduler,
                 observer=observer,
             )
+        webhooks = None
+        if webhook_queue is not None:
+            for secret in settings.webhooks.secrets:
+                register_secret(secret)  # nothing written out ever holds a piece of it
+            webhooks = Webhooks(
+                settings=settings,
+                results=results,
+                deliveries=Deliveries(client, keys),
+                configurations=configurations,
+                queue=webhook_queue,
+            )
         runner = JobRunner(
             settings=settings,
             results=results,
@@ -123,8 +140,9 @@ class ProcessServices:
                 keys,
                 RouterSettings(settings.pool_cooldown_s, settings.pool_cooldown_max_s),
             ),
+            webhooks=webhooks,
         )
-        return cls(settings, client, runner, steps)
+        return cls(settings, client, runner, steps, webhooks)
 
 
 def limiter_for(client: redis.Redis, settings: Settings, configuration: Configuration) -> Limiter:
@@ -166,7 +184,10 @@ def expect_threads(count: int) -> None:
 
 
 def services_for_process(
-    settings: Settings, url: str, scheduler: Scheduler | None = None
+    settings: Settings,
+    url: str,
+    scheduler: Scheduler | None = None,
+    webhook_queue: WebhookQueue | None = None,
 ) -> ProcessServices:
     """This process's services, built on first use."""
     global _services
@@ -174,6 +195,10 @@ def services_for_process(
         with _lock:
             if _services is None:
                 _services = ProcessServices.build(
-                    settings, url, threads=_threads, scheduler=scheduler
+                    settings,
+                    url,
+                    threads=_threads,
+                    scheduler=scheduler,
+                    webhook_queue=webhook_queue,
                 )
     return _services

@@ -21,10 +21,12 @@ from worker.engine.services import ProcessServices, expect_threads, services_for
 from worker.logs import configure_logging
 from worker.queue.broker import (
     BATCH_STEP_ACTOR,
+    WEBHOOK_ACTOR,
     batch_step_message,
     build_broker,
     job_message,
     queue_name,
+    webhook_message,
 )
 from worker.queue.threads import WorkerThreads
 from worker.retries import INFRASTRUCTURE
@@ -48,7 +50,8 @@ TIME_LIMIT_MS = 60 * 60 * 1000
 
 
 class QueueScheduler:
-    """The batch tier's scheduler: its steps and hand-backs as messages on the queue."""
+    """The batch tier's scheduler (its steps and hand-backs) and the webhooks' queue, as
+    messages on the jobs queue."""
 
     def step(self, group_id: str, delay_s: float) -> None:
         message = batch_step_message(group_id, uuid.uuid4().hex, queue=queue_name(settings))
@@ -58,12 +61,15 @@ class QueueScheduler:
         for job_id, operation in jobs:
             broker.enqueue(job_message(operation, job_id, None, queue=queue_name(settings)))
 
+    def deliver(self, job_id: str, webhook_id: str) -> None:
+        broker.enqueue(webhook_message(job_id, webhook_id, queue=queue_name(settings)))
+
 
 scheduler = QueueScheduler()
 
 
 def _services() -> ProcessServices:
-    return services_for_process(settings, redis_url, scheduler)
+    return services_for_process(settings, redis_url, scheduler, scheduler)
 
 
 def _back_in_line(delay_s: float) -> dramatiq.Retry:
@@ -103,5 +109,21 @@ def batch_step(group_id: str, token: str) -> None:
     steps = _services().batch_steps
     assert steps is not None  # built with the scheduler above
     wait_s = steps.step(group_id, token)
+    if wait_s is not None:
+        raise _back_in_line(wait_s)
+
+
+#: Webhooks wait behind jobs a process has already fetched: an attempt may hold a thread
+#: for ``OPENAI_WORKER_WEBHOOK_TIMEOUT_S`` on a slow receiver, and that thread is a job's.
+WEBHOOK_PRIORITY = 10
+
+
+@dramatiq.actor(actor_name=WEBHOOK_ACTOR, priority=WEBHOOK_PRIORITY, **ACTOR_OPTIONS)
+def deliver_webhook(job_id: str, webhook_id: str) -> None:
+    """One attempt at a finished job's webhook; until it is delivered, given up or 24
+    hours have passed, the same message goes back in line with a delay."""
+    webhooks = _services().webhooks
+    assert webhooks is not None  # built with the queue above
+    wait_s = webhooks.deliver(job_id, webhook_id)
     if wait_s is not None:
         raise _back_in_line(wait_s)

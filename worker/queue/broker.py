@@ -75,6 +75,10 @@ def build_broker(settings: Settings, url: str, *, for_workers: bool = True) -> A
 BATCH_STEP_ACTOR = "openai_worker_batch_step"
 
 
+#: The actor that delivers a finished job's webhook (``worker.engine.webhooks``).
+WEBHOOK_ACTOR = "openai_worker_deliver_webhook"
+
+
 def job_message(
     operation: str, job_id: str, payload: dict[str, Any] | None, *, queue: str = QUEUE_NAME
 ) -> dramatiq.Message[Any]:
@@ -95,4 +99,14 @@ def batch_step_message(
     """The message of one step of a batch group (``worker.engine.batch_steps``)."""
     return dramatiq.Message(
         queue_name=queue, actor_name=BATCH_STEP_ACTOR, args=(group_id, chain), kwargs={}, options={}
+    )
+
+
+def webhook_message(
+    job_id: str, webhook_id: str, *, queue: str = QUEUE_NAME
+) -> dramatiq.Message[Any]:
+    """The message of a job's webhook: the job id and the webhook id, nothing more (the
+    record is read when it is sent)."""
+    return dramatiq.Message(
+        queue_name=queue, actor_name=WEBHOOK_ACTOR, args=(job_id, webhook_id), kwargs={}, options={}
     )

@@ -53,6 +53,12 @@ class ResultStore(Protocol):
         (``None``): enough for status checks, which must not load a gigabyte of vectors."""
         ...
 
+    def get_bounded(self, job_id: str, max_output_bytes: int) -> tuple[dict[str, Any] | None, bool]:
+        """The record, and whether its output was left out (``None``) for being over
+        ``max_output_bytes`` of JSON text: a webhook's read, which must not load a
+        gigabyte of vectors to send none of them."""
+        ...
+
     def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
         """Write ``record``; refused (False) if the stored one is final, unless ``force``."""
         ...
@@ -166,6 +172,19 @@ class RedisResultStore:
                 record["output"] = json.loads(text)
                 return record
         return None  # its parts keep vanishing: the record is expiring
+
+    def get_bounded(self, job_id: str, max_output_bytes: int) -> tuple[dict[str, Any] | None, bool]:
+        raw = self.client.hget(self.keys.job(job_id), "record")
+        if raw is None:
+            return None, False
+        record: dict[str, Any] = in_field_order(json.loads(raw))
+        marker = record.pop(_PARTS_FIELD, None)
+        if marker is not None:
+            if PartsMarker.from_dict(marker).bytes > max_output_bytes:
+                return record, True
+            whole = self.get(job_id)  # a limit above the part size: read it whole
+            return whole, False
+        return _bounded(record, max_output_bytes)
 
     def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
         job_id = record["job_id"]
@@ -334,6 +353,10 @@ class MemoryResultStore:
         record = self.records.get(job_id)
         return None if record is None else json.loads(json.dumps(record))
 
+    def get_bounded(self, job_id: str, max_output_bytes: int) -> tuple[dict[str, Any] | None, bool]:
+        record = self.get(job_id)
+        return (None, False) if record is None else _bounded(record, max_output_bytes)
+
     def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
         with self._lock:
             current = self.records.get(record["job_id"])
@@ -444,3 +467,16 @@ class MemoryResultStore:
             self.records.values(), key=lambda r: r.get("enqueued_at") or "", reverse=True
         )
         return [{**json.loads(json.dumps(r)), "output": None} for r in records[:limit]]
+
+
+def _bounded(record: dict[str, Any], max_output_bytes: int) -> tuple[dict[str, Any], bool]:
+    """``record``, its output left out (and True) when its JSON text is over the bound."""
+    output = record.get("output")
+    if output is None or len(output_json(output)) <= max_output_bytes:
+        return record, False
+    return {**record, "output": None}, True
+
+
+def output_json(output: Any) -> bytes:
+    """An output as the compact JSON a webhook carries (and measures it by)."""
+    return json.dumps(output, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,5 +1,6 @@
-"""``configure``, ``configurations``, ``delete-configuration``, ``secret-key`` and
-``rotate-secret-key``: provider configurations and the key that encrypts theirs."""
+"""``configure``, ``configurations``, ``delete-configuration``, ``secret-key``,
+``rotate-secret-key`` and ``webhook-secret``: provider configurations, the key that
+encrypts theirs, and the secret that signs webhooks."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from worker.configurations import (
     generate_secret_key,
 )
 from worker.configurations.pool import STRATEGIES, Member, Pool, parse_member
+from worker.webhooks import generate_secret
 
 
 def cmd_configure(args: argparse.Namespace) -> int:
@@ -55,9 +57,16 @@ def cmd_configure(args: argparse.Namespace) -> int:
         requests_per_minute=args.requests_per_minute,
         tokens_per_minute=args.tokens_per_minute,
         default_tier=args.default_tier,
+        callback_url=args.callback_url,
     )
     client = connect(settings)
     client.configurations().save(configuration)
+    if configuration.callback_url and not settings.webhooks.can_sign:
+        sys.stderr.write(
+            "warning: jobs on this configuration get webhooks only from workers that have "
+            "OPENAI_WORKER_WEBHOOK_SECRET set (`openai-worker webhook-secret` prints one); "
+            "a worker without it fails them as configuration errors\n"
+        )
     emit({"saved": configuration.public_dict()})
     return EXIT_OK
 
@@ -120,6 +129,11 @@ def cmd_secret_key(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_webhook_secret(args: argparse.Namespace) -> int:
+    sys.stdout.write(generate_secret() + "\n")
+    return EXIT_OK
+
+
 def register(sub: Any) -> None:
     conf = sub.add_parser("configure", help="save a configuration (API key from stdin)")
     conf.add_argument("name")
@@ -143,6 +157,11 @@ def register(sub: Any) -> None:
         choices=TIERS,
         default="standard",
         help="the tier of jobs submitted without one (batch: the provider's Batch API)",
+    )
+    conf.add_argument(
+        "--callback-url",
+        metavar="URL",
+        help="where the webhook of a job goes when its payload names no callback_url",
     )
     conf.set_defaults(func=cmd_configure)
 
@@ -184,3 +203,6 @@ def register(sub: Any) -> None:
     sub.add_parser(
         "rotate-secret-key", help="re-encrypt stored API keys with the first secret key"
     ).set_defaults(func=cmd_rotate_secret_key)
+    sub.add_parser(
+        "webhook-secret", help="print a new secret for OPENAI_WORKER_WEBHOOK_SECRET (whsec_…)"
+    ).set_defaults(func=cmd_webhook_secret)
