@@ -155,6 +155,23 @@ def test_a_job_that_ended_before_the_wait_is_read_once_at_once(
     assert log.record_reads(client.keys.job(job["job_id"])) == 1
 
 
+def test_a_wait_that_runs_out_returns_the_latest_record_read_then(
+    client: Client, redis_url: str
+) -> None:
+    job = queued(client)
+    log = CommandLog(redis_url)
+    try:
+        started = time.monotonic()
+        record = client.wait(job["job_id"], 0.6)
+        took = time.monotonic() - started
+    finally:
+        log.close()
+
+    assert record == job
+    assert 0.6 <= took < 1.5
+    assert log.record_reads(client.keys.job(job["job_id"])) == 2  # subscribed; time up
+
+
 def test_a_missed_notification_is_made_good_when_the_subscriber_connects_again(
     client: Client, redis_url: str
 ) -> None:
