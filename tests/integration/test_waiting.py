@@ -193,7 +193,8 @@ def test_a_missed_notification_is_made_good_when_the_subscriber_connects_again(
 
         # And when its subscriber connection is then killed
         killed = time.monotonic()
-        assert client.redis.client_kill_filter(_type="pubsub") == 1
+        # (every subscriber of the test Redis: any other connects again just the same)
+        assert client.redis.client_kill_filter(_type="pubsub") >= 1
         record = waiting.result()
     finally:
         log.close()
