@@ -1,13 +1,14 @@
 -- Submit a job: its idempotency key, queued record and payload, its place in the
--- newest-first index and, when the broker is Redis, its message on the jobs queue, all
--- in one step (worker.results.store).
+-- newest-first index, its first event and, when the broker is Redis, its message on the
+-- jobs queue, all in one step (worker.results.store).
 --
 -- KEYS: the idempotency key (the payload key again when there is none), the record
--- hash, the payload, the index of recent jobs; then, to enqueue, the broker's list of
--- ready messages and its hash of messages (Dramatiq's Redis layout). ARGV: job id,
--- record JSON, payload JSON, TTL, '1' when the job has an idempotency key, now
--- (seconds); then, to enqueue, the message's id, its encoded data, the wake channel and
--- the queue's name. Returns the job id the key already names (nothing is written), else
+-- hash, the payload, the index of recent jobs, the events stream; then, to enqueue, the
+-- broker's list of ready messages and its hash of messages (Dramatiq's Redis layout).
+-- ARGV: job id, record JSON, payload JSON, TTL, '1' when the job has an idempotency key,
+-- now (seconds), the events stream's length cap, operation, configuration ('' for
+-- none); then, to enqueue, the message's id, its encoded data, the wake channel and the
+-- queue's name. Returns the job id the key already names (nothing is written), else
 -- this job's id. Index entries older than the TTL (their records have expired) are
 -- trimmed whenever one is added. The message and the record are written together, so a
 -- job is never queued without its record, nor its key taken without its message.
@@ -23,12 +24,14 @@ redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', tonumber(ARGV[6]) - tonumber(ARGV[4]))
 redis.call('EXPIRE', KEYS[4], ARGV[4])
-if KEYS[5] then
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', 'job', ARGV[1], 'status', 'queued',
+  'operation', ARGV[8], 'configuration', ARGV[9])
+if KEYS[6] then
   -- What Dramatiq's enqueue command writes; then wake idle consumers (lua/wake.lua)
   -- when this message is the one that ends an empty queue.
-  redis.call('HSET', KEYS[6], ARGV[7], ARGV[8])
-  if redis.call('RPUSH', KEYS[5], ARGV[7]) == 1 then
-    redis.call('PUBLISH', ARGV[9], ARGV[10])
+  redis.call('HSET', KEYS[7], ARGV[10], ARGV[11])
+  if redis.call('RPUSH', KEYS[6], ARGV[10]) == 1 then
+    redis.call('PUBLISH', ARGV[12], ARGV[13])
   end
 end
 return ARGV[1]

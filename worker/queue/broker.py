@@ -16,6 +16,7 @@ from worker.connections import redis_client
 from worker.keys import QUEUE_NAME, Keys
 from worker.queue.middleware import JobLogContext, WorkerHeartbeat, host_metrics
 from worker.queue.wake import WakingRedisBroker
+from worker.results import BrokerMessage
 from worker.settings import Settings
 
 #: Out of a million broker commands, how many also run queue maintenance, which is
@@ -77,6 +78,21 @@ BATCH_STEP_ACTOR = "openai_worker_batch_step"
 
 #: The actor that delivers a finished job's webhook (``worker.engine.webhooks``).
 WEBHOOK_ACTOR = "openai_worker_deliver_webhook"
+
+
+def with_record(
+    settings: Settings, broker: Any, message: dramatiq.Message[Any]
+) -> BrokerMessage | None:
+    """``message`` for the result store to queue in the same step as its job's record
+    (``submit.lua``), when jobs travel on the results' own Redis; None: the producer
+    enqueues it through the broker after the record is written.
+
+    A producer's broker has no middleware that hooks an enqueue, so writing the message
+    directly skips nothing.
+    """
+    if settings.broker_url or not isinstance(broker, WakingRedisBroker):
+        return None
+    return broker.prepared(message)
 
 
 def job_message(
