@@ -244,10 +244,10 @@ def create_app(
     settings: Settings,
     url: str,
     *,
-    allowed_hosts: Iterable[str] = ("localhost",),
+    allowed_hosts: Iterable[str] | None = ("localhost",),
     loopback: bool = True,
 ) -> Starlette:
-    """The API for the deployment at ``url``, answering to ``allowed_hosts``.
+    """The API for the deployment at ``url``, answering to ``allowed_hosts`` (None: any).
 
     ``loopback`` (the server binds loopback only): requests need no token while the
     store holds none. Beyond loopback a token is always required.
@@ -262,7 +262,7 @@ def create_app(
         finally:
             await api.close()
 
-    hosts = frozenset(host.lower() for host in allowed_hosts)
+    hosts = None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
     return Starlette(
         routes=ROUTES,
         middleware=[Middleware(Guard, allowed_hosts=hosts, loopback=loopback)],

@@ -2,7 +2,8 @@
 
 - ``Host`` must be one the API answers to (the bind address, ``localhost``,
   ``--allowed-host``), so a web page cannot reach a loopback API by pointing its own
-  name at 127.0.0.1 (DNS rebinding), as for the dashboard.
+  name at 127.0.0.1 (DNS rebinding), as for the dashboard. Beyond loopback, where every
+  request needs a token, only when ``--allowed-host`` names some.
 - A request a browser marks as cross-site (``Sec-Fetch-Site``) is refused: the API is
   for programs, and a page must not spend a loopback API's quota.
 - Everything but ``/healthz`` and ``/openapi.json`` needs a bearer token from the store
@@ -45,7 +46,9 @@ def bearer(value: str | None) -> str | None:
 class Guard:
     """ASGI middleware: answers a problem document, or lets the request through."""
 
-    def __init__(self, app: ASGIApp, *, allowed_hosts: frozenset[str], loopback: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, allowed_hosts: frozenset[str] | None, loopback: bool
+    ) -> None:
         self.app = app
         self.allowed_hosts = allowed_hosts
         self.loopback = loopback
@@ -79,7 +82,8 @@ class Guard:
     async def check(self, scope: Scope) -> tuple[Problem | None, str | None]:
         """The problem that refuses this request (or None), and the name of its token."""
         headers = Headers(scope=scope)
-        if host_name(headers.get("host", "")) not in self.allowed_hosts:
+        hosts = self.allowed_hosts
+        if hosts is not None and host_name(headers.get("host", "")) not in hosts:
             detail = "add the name this API is reached by with --allowed-host"
             return Problem("unknown-host", detail), None
         if headers.get("sec-fetch-site") in ("cross-site", "same-site"):

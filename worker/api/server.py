@@ -38,9 +38,16 @@ def server(
     *,
     allowed_hosts: Iterable[str] = (),
 ) -> uvicorn.Server:
-    """A uvicorn server for the API (``run()`` it); logs go through ``worker.logs``."""
-    names = {host_name(host), "localhost", *(name.lower() for name in allowed_hosts)}
-    app = create_app(settings, url, allowed_hosts=names, loopback=is_loopback(host))
+    """A uvicorn server for the API (``run()`` it); logs go through ``worker.logs``.
+
+    On loopback it answers to the bind address, ``localhost`` and ``allowed_hosts``.
+    Beyond loopback every request needs a token, which a page that rebinds its name
+    does not have, so any host name is answered unless ``allowed_hosts`` names some.
+    """
+    loopback = is_loopback(host)
+    extra = [name.lower() for name in allowed_hosts]
+    names = {host_name(host), "localhost", *extra} if loopback or extra else None
+    app = create_app(settings, url, allowed_hosts=names, loopback=loopback)
     config = uvicorn.Config(
         app,
         host=host,
