@@ -3,11 +3,13 @@ long-polls that end when the job does."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import pytest
-from support import Reply, chat_completion, make_configuration
+import requests
+from support import Reply, chat_completion, make_configuration, wait_for
 
 pytestmark = pytest.mark.integration
 JSON = {"Content-Type": "application/json"}
@@ -153,3 +155,19 @@ def test_many_long_polls_wait_at_once(start_api: Any, slow_provider: Any) -> Non
 
     assert [a.json()["status"] for a in answers] == ["succeeded"] * 40
     assert len(slow_provider.requests) == 4
+
+
+def test_a_long_poll_whose_caller_hangs_up_is_let_go(start_api: Any) -> None:
+    # Given a job no worker will run, and a caller that gives up after half a second
+    api = start_api()
+    job_id = api.post("/v1/jobs", json=chat()).json()["id"]
+    with pytest.raises(requests.ReadTimeout):
+        requests.get(f"{api.url}/v1/jobs/{job_id}", params={"wait": "60"}, timeout=0.5)
+
+    # Then the API stops waiting at once, not when the minute is up
+    def finished() -> list[dict[str, Any]]:
+        events = [json.loads(line) for line in api.log().splitlines() if line.startswith("{")]
+        return [e for e in events if e.get("path") == f"/v1/jobs/{job_id}"]
+
+    wait_for(finished, timeout_s=15)
+    assert finished()[0]["duration_ms"] < 5000
