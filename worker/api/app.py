@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any
@@ -49,12 +50,14 @@ class JobApi:
         self.settings = settings
         self.url = url
         self.client = Client(settings, url=url)
+        self.keys = self.client.keys
         self.redis = redis.asyncio.Redis.from_url(
             url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=10
         )
         self.body_limit = settings.max_payload_bytes + ENVELOPE_BYTES
-        self.openapi = openapi_document()
-        self.operations = {
+        # The two documents never change while the process runs: encoded once.
+        self.openapi = _encoded(openapi_document())
+        operations = {
             "operations": [
                 {
                     "name": name,
@@ -65,6 +68,7 @@ class JobApi:
                 for name, spec in CATALOG.items()
             ]
         }
+        self.operations = _encoded(operations)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -98,6 +102,10 @@ class JobApi:
     async def retry(self, job_id: str) -> str:
         done: str = await run_in_threadpool(self.client.retry, job_id)
         return done
+
+
+def _encoded(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _api(request: Request) -> JobApi:
@@ -199,7 +207,7 @@ async def retry_job(request: Request) -> Response:
 
 
 async def list_operations(request: Request) -> Response:
-    return JSONResponse(_api(request).operations)
+    return Response(_api(request).operations, media_type="application/json")
 
 
 async def health(request: Request) -> Response:
@@ -211,7 +219,7 @@ async def health(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return JSONResponse(_api(request).openapi)
+    return Response(_api(request).openapi, media_type="application/json")
 
 
 async def _problem(request: Request, exc: Exception) -> Response:

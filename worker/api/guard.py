@@ -92,7 +92,7 @@ class Guard:
             return None, None
         api = scope["app"].state.api
         try:
-            stored = await api.redis.hgetall(api.client.keys.api_tokens)
+            stored = await api.redis.hgetall(api.keys.api_tokens)
         except (redis.RedisError, OSError) as exc:
             detail = f"the tokens could not be read: {type(exc).__name__}"
             return Problem("unavailable", detail), None
