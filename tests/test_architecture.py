@@ -99,6 +99,8 @@ def test_key_names_stay_what_deployments_already_hold() -> None:
         keys.rate_limit("main", "tokens"),
         keys.configurations,
         keys.workers,
+        keys.events,
+        keys.job_ended("j"),
     ] == [
         "ns:job:j",
         "ns:payload:j",
@@ -109,6 +111,8 @@ def test_key_names_stay_what_deployments_already_hold() -> None:
         "ns:ratelimit:main:tokens",
         "ns:configurations",
         "ns:workers",
+        "ns:events",
+        "ns:ended:j",
     ]
     assert keys.broker_queue(rabbitmq=True) == "ns.jobs"
     assert keys.broker_queue(rabbitmq=False) == "jobs"

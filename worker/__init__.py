@@ -7,7 +7,8 @@ A producing app needs one import::
                              {"configuration": "main", "model": "gpt-4o-mini",
                               "user_prompt": "Hello"})
 
-and a function-calling module registers functions with ``@function``.
+``AsyncClient`` does the same from asyncio code (``await client.submit(…)``), and a
+function-calling module registers functions with ``@function``.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -25,20 +26,26 @@ from worker.functions import function
 from worker.settings import Settings
 
 if TYPE_CHECKING:
+    from worker.async_client import AsyncClient
     from worker.client import Client
 
 
 def __getattr__(name: str) -> Any:
-    # The client pulls in Redis and Dramatiq; function modules should not need them.
+    # The clients pull in Redis and Dramatiq; function modules should not need them.
     if name == "Client":
         from worker.client import Client
 
         return Client
+    if name == "AsyncClient":
+        from worker.async_client import AsyncClient
+
+        return AsyncClient
     raise AttributeError(f"module 'worker' has no attribute {name!r}")
 
 
 __all__ = [
     # producing jobs
+    "AsyncClient",
     "Client",
     "Settings",
     # function calling

@@ -10,24 +10,24 @@ runs operations (nor ``requests``).
 from __future__ import annotations
 
 import json
-import time
-import uuid
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from worker.batches import BatchGroups
-from worker.catalog import CATALOG
 from worker.configurations import ConfigurationStore, KeyRing, RedisBackend, SecretKeyError
 from worker.connections import redis_client, resolve_redis_url
 from worker.errors import CancelledError, ValidationError
 from worker.keys import Keys
 from worker.queue.broker import build_broker, job_message, queue_name
 from worker.queue.dead_letters import DeadLetters
-from worker.results import FINAL_STATUSES, RedisResultStore, new_record
+from worker.results import RedisResultStore, new_record
+from worker.results.notices import POLL_FIRST_S, ThreadedSubscriber
+from worker.results.store import batch_group
 from worker.settings import Settings
-from worker.validation import check_tier, validate_payload
+from worker.submission import prepare
 
 #: The fields of a batch group an operator sees, as stored.
 GROUP_FIELDS = (
@@ -51,11 +51,6 @@ def _iso(epoch: str | None) -> str | None:
     return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds")
 
 
-#: What becomes of a batch-tier job's requests its batch did not answer (expired,
-#: cancelled): sent through the standard tier, or the job fails.
-ON_EXPIRY = ("standard", "fail")
-
-
 class Client:
     """Submits jobs to, and reads results from, one Redis (``REDIS_URL`` or embedded)."""
 
@@ -64,8 +59,15 @@ class Client:
         self.url = url or resolve_redis_url(self.settings)
         self.redis: redis.Redis = redis_client(self.url)
         self.keys = Keys(self.settings.namespace)
-        self.results = RedisResultStore(self.redis, self.keys, self.settings.result_ttl_s)
+        self.results = RedisResultStore(
+            self.redis,
+            self.keys,
+            self.settings.result_ttl_s,
+            events_maxlen=self.settings.events_maxlen,
+        )
         self._broker: Any = None
+        self._subscriber: ThreadedSubscriber | None = None
+        self._subscriber_lock = threading.Lock()
 
     @property
     def broker(self) -> Any:
@@ -104,48 +106,19 @@ class Client:
         the operation cannot run in or, with ``validate``, a payload the operation's
         schema refuses.
         """
-        spec = CATALOG.get(operation)
-        if spec is None:
-            raise ValidationError(f"unknown operation {operation!r}; known: {', '.join(CATALOG)}")
-        if not isinstance(payload, dict):
-            raise ValidationError("the payload must be a JSON object")
-        try:
-            size = len(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
-        except RecursionError:
-            raise ValidationError("the payload is nested too deeply to be a job") from None
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(f"the payload is not plain JSON: {exc}") from None
-        if size > self.settings.max_payload_bytes:
-            raise ValidationError(
-                f"the payload is {size} bytes, over the limit of "
-                f"{self.settings.max_payload_bytes} (OPENAI_WORKER_MAX_PAYLOAD_BYTES)"
-            )
-        if validate:
-            validate_payload(spec.schema, payload)
-        if tier is not None:
-            check_tier(operation, spec.not_batchable, payload, tier)
-        if on_expiry not in ON_EXPIRY:
-            raise ValidationError(f"on_expiry must be one of {', '.join(ON_EXPIRY)}")
-        job_id = uuid.uuid4().hex
-        key = payload.get("idempotency_key")
-        key = key if isinstance(key, str) and key else None
-        configuration = payload.get("configuration")
-        record = new_record(
-            job_id,
-            operation,
-            configuration if isinstance(configuration, str) else None,
-            on_expiry=on_expiry if tier == "batch" else None,
+        job = prepare(
+            self.settings, operation, payload, validate=validate, tier=tier, on_expiry=on_expiry
         )
-        owner = self.results.submit(record, operation, payload, key)
-        if owner != job_id:
+        owner = self.results.submit(job.record, operation, payload, job.idempotency_key)
+        if owner != job.job_id:
             return owner  # the key names an earlier job: nothing was written
         try:
-            self._enqueue(operation, job_id, payload)
+            self._enqueue(operation, job.job_id, payload)
         except BaseException:
             # No message, no job: the key must not name it for the TTL.
-            self.results.withdraw(job_id, key)
+            self.results.withdraw(job.job_id, job.idempotency_key)
             raise
-        return job_id
+        return job.job_id
 
     def retry(self, job_id: str) -> str:
         """Run a failed job again from its stored payload, under the same job id.
@@ -220,33 +193,35 @@ class Client:
         A batched job's record shows its provider batch's latest ``request_counts``.
         """
         record = self.results.get(job_id)
-        batch = record.get("batch") if record else None
-        if (
-            record
-            and isinstance(batch, dict)
-            and record["status"] == "batched"
-            and batch.get("group")
-        ):
-            counts = self.redis.hget(self.keys.batch_group(batch["group"]), "request_counts")
+        group = batch_group(record)
+        if record is not None and group is not None:
+            counts = self.redis.hget(self.keys.batch_group(group), "request_counts")
             if counts:
-                batch["request_counts"] = json.loads(counts)
+                record["batch"]["request_counts"] = json.loads(counts)
         return record
 
-    def wait(self, job_id: str, timeout_s: float, *, poll_s: float = 0.05) -> dict[str, Any] | None:
-        """The record once final, or the latest one when ``timeout_s`` runs out."""
-        deadline = time.monotonic() + timeout_s
-        delay = poll_s
-        record = self.result(job_id)
-        while not (record and record["status"] in FINAL_STATUSES):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, 1.0)
-            record = self.result(job_id)
-        return record
+    def wait(
+        self, job_id: str, timeout_s: float, *, poll_s: float = POLL_FIRST_S
+    ) -> dict[str, Any] | None:
+        """The record once final, or the latest one when ``timeout_s`` runs out.
+
+        Blocks on the job's ended channel (``worker.results.notices``: one subscriber
+        connection per client, opened by the first wait): the record is read when the
+        subscription is confirmed and when the job ends, not in between. Only while
+        that connection cannot reach Redis is it read every ``poll_s`` (growing to a
+        second) instead.
+        """
+        with self._subscriber_lock:
+            if self._subscriber is None:
+                self._subscriber = ThreadedSubscriber(self.url)
+        return self._subscriber.wait(
+            self.keys.job_ended(job_id), timeout_s, lambda: self.result(job_id), poll_s=poll_s
+        )
 
     def close(self) -> None:
+        if self._subscriber is not None:
+            self._subscriber.close()
+            self._subscriber = None
         self.redis.close()
         if self._broker is not None:
             self._broker.close()

@@ -7,13 +7,16 @@ import functools
 import hashlib
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
 from worker import embedded_redis
 from worker.settings import Settings
+
+if TYPE_CHECKING:
+    import redis.asyncio
 
 
 def resolve_redis_url(settings: Settings) -> str:
@@ -35,6 +38,11 @@ def safe_url(url: str) -> str:
 
 #: Seconds a command may wait for a connection, or for Redis's answer.
 SOCKET_TIMEOUT_S = 30
+_OPTIONS: dict[str, Any] = {
+    "socket_timeout": SOCKET_TIMEOUT_S,
+    "socket_connect_timeout": 10,
+    "health_check_interval": 30,
+}
 
 
 def redis_client(url: str, *, max_connections: int | None = None) -> redis.Redis:
@@ -47,17 +55,20 @@ def redis_client(url: str, *, max_connections: int | None = None) -> redis.Redis
     a command's round trip, so a few dozen serve them all, and Redis's ``maxclients``
     is not spent on idle connections.
     """
-    options: dict[str, Any] = {
-        "socket_timeout": SOCKET_TIMEOUT_S,
-        "socket_connect_timeout": 10,
-        "health_check_interval": 30,
-    }
+    options = _OPTIONS
     if max_connections is None:
         return redis.Redis.from_url(url, **options)
     pool = redis.BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=SOCKET_TIMEOUT_S, **options
     )
     return redis.Redis(connection_pool=pool)
+
+
+def async_redis_client(url: str) -> redis.asyncio.Redis:
+    """A ``redis.asyncio`` client with the same timeouts, for asyncio producers."""
+    import redis.asyncio
+
+    return redis.asyncio.Redis.from_url(url, **_OPTIONS)
 
 
 def reply_text(value: Any) -> str:
@@ -93,3 +104,19 @@ class LuaScript:
         except redis.exceptions.NoScriptError:
             self.load()
             return self.client.evalsha(self.sha, len(keys), *keys, *args)
+
+
+class AsyncLuaScript:
+    """``LuaScript`` on a ``redis.asyncio`` client: the same script, SHA and reloading."""
+
+    def __init__(self, client: redis.asyncio.Redis, name: str) -> None:
+        self.client = client
+        self.text = load_script(name)
+        self.sha = hashlib.sha1(self.text.encode("utf-8")).hexdigest()  # noqa: S324 - Redis's id
+
+    async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        try:
+            return await self.client.evalsha(self.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            self.sha = await self.client.script_load(self.text)
+            return await self.client.evalsha(self.sha, len(keys), *keys, *args)

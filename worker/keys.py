@@ -82,6 +82,17 @@ class Keys:
         """The sorted set of failed job ids, scored by when they failed."""
         return self._key("failed")
 
+    @property
+    def events(self) -> str:
+        """The stream of every job's status changes (``job``, ``status``, ``operation``,
+        ``configuration`` per entry), capped at about ``OPENAI_WORKER_EVENTS_MAXLEN``."""
+        return self._key("events")
+
+    def job_ended(self, job_id: str) -> str:
+        """The pub/sub channel a job's final status is published on (its status the
+        message), for the waits of ``Client.wait`` and ``AsyncClient.wait``."""
+        return self._key("ended", job_id)
+
     def output_part(self, job_id: str, write_id: str, n: int) -> str:
         """Part ``n`` of a large output, written by one write of the record."""
         return self._key("output", job_id, write_id, str(n))

@@ -26,6 +26,9 @@ DEFAULT_MAX_RETRIES = 5
 DEFAULT_BACKOFF_BASE_S = 2.0
 DEFAULT_BACKOFF_MAX_S = 120.0
 DEFAULT_RESULT_TTL_S = 7 * 24 * 3600
+#: Entries the events stream keeps, about (``XADD … MAXLEN ~``): some 30,000 jobs'
+#: status changes, about 10 MB.
+DEFAULT_EVENTS_MAXLEN = 100_000
 DEFAULT_NAMESPACE = "openai-worker"
 DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
 DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
@@ -128,6 +131,8 @@ class Settings:
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     max_retries: int = DEFAULT_MAX_RETRIES
     result_ttl_s: int = DEFAULT_RESULT_TTL_S
+    #: How many status changes the events stream (``Keys.events``) keeps, about.
+    events_maxlen: int = DEFAULT_EVENTS_MAXLEN
     namespace: str = DEFAULT_NAMESPACE
     data_dir: Path = field(default_factory=lambda: _default_data_dir(os.environ))
     heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S
@@ -215,6 +220,9 @@ class Settings:
             ),
             result_ttl_s=int(
                 _number(env, "OPENAI_WORKER_RESULT_TTL_S", DEFAULT_RESULT_TTL_S, minimum=1)
+            ),
+            events_maxlen=int(
+                _number(env, "OPENAI_WORKER_EVENTS_MAXLEN", DEFAULT_EVENTS_MAXLEN, minimum=1)
             ),
             namespace=namespace,
             data_dir=Path(data_dir) if data_dir else _default_data_dir(env),

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any
 
 import redis
-import redis.asyncio
 import structlog
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -30,12 +29,12 @@ from starlette.routing import Route
 
 from schemas import to_json_schema
 from worker.api.guard import Guard
+from worker.api.job_request import parse, read_body, refused
 from worker.api.openapi import ENVELOPE_BYTES, MAX_WAIT_S, openapi_document
 from worker.api.problems import Problem, http_problem, problem_response
-from worker.api.submission import parse, read_body, refused
+from worker.async_client import AsyncClient
 from worker.catalog import CATALOG
 from worker.client import Client
-from worker.connections import SOCKET_TIMEOUT_S
 from worker.errors import ValidationError
 from worker.results import FINAL_STATUSES
 from worker.settings import Settings
@@ -44,16 +43,17 @@ log = structlog.get_logger("worker.api")
 
 
 class JobApi:
-    """What the routes share: the settings, the client, an asyncio Redis client."""
+    """What the routes share: the asyncio client (submit, read, wait) and its Redis
+    client (tokens, health); the synchronous client for ``retry`` alone."""
 
     def __init__(self, settings: Settings, url: str) -> None:
         self.settings = settings
-        self.url = url
+        self.producer = AsyncClient(settings, url=url)
+        self.redis = self.producer.redis
+        self.keys = self.producer.keys
+        # ``AsyncClient`` has no retry: the synchronous one runs it on the thread pool
+        # (an operator's action, rare beside submissions and waits).
         self.client = Client(settings, url=url)
-        self.keys = self.client.keys
-        self.redis = redis.asyncio.Redis.from_url(
-            url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=10
-        )
         self.body_limit = settings.max_payload_bytes + ENVELOPE_BYTES
         # The two documents never change while the process runs: encoded once.
         self.openapi = _encoded(openapi_document())
@@ -71,37 +71,8 @@ class JobApi:
         self.operations = _encoded(operations)
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.producer.aclose()
         await run_in_threadpool(self.client.close)
-
-    # --- the client's calls -----------------------------------------------------------
-    # TODO(events): submit, result and wait through worker.AsyncClient once it lands;
-    # until then the synchronous client runs on Starlette's thread pool, and ``wait``
-    # polls Redis (a quarter of a second apart) instead of waiting for a notification.
-
-    async def submit(self, *args: Any, **kwargs: Any) -> str:
-        job_id: str = await run_in_threadpool(self.client.submit, *args, **kwargs)
-        return job_id
-
-    async def result(self, job_id: str) -> dict[str, Any] | None:
-        record: dict[str, Any] | None = await run_in_threadpool(self.client.result, job_id)
-        return record
-
-    async def wait(self, job_id: str, timeout_s: float) -> dict[str, Any] | None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        record = await self.result(job_id)
-        while record is not None and record["status"] not in FINAL_STATUSES:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            await asyncio.sleep(min(0.25, remaining))
-            record = await self.result(job_id)
-        return record
-
-    async def retry(self, job_id: str) -> str:
-        done: str = await run_in_threadpool(self.client.retry, job_id)
-        return done
 
 
 def _encoded(document: dict[str, Any]) -> bytes:
@@ -129,7 +100,7 @@ async def submit_job(request: Request) -> Response:
     body = await read_body(request.stream(), request.headers.get("content-length"), api.body_limit)
     submission = parse(body)
     try:
-        job_id = await api.submit(
+        job_id = await api.producer.submit(
             submission.operation,
             submission.payload,
             tier=submission.tier,
@@ -140,7 +111,7 @@ async def submit_job(request: Request) -> Response:
     status = "queued"
     if "idempotency_key" in submission.payload:
         # A repeated key names the first job, which may have moved on.
-        record = await api.result(job_id)
+        record = await api.producer.result(job_id)
         status = record["status"] if record else status
     log.info("api.job_submitted", job_id=job_id, operation=submission.operation)
     return _accepted(job_id, status)
@@ -164,11 +135,12 @@ async def get_job(request: Request) -> Response:
     api = _api(request)
     job_id = request.path_params["job_id"]
     wait_s = _wait_s(request.query_params.get("wait"))
-    record = await api.result(job_id)
+    record = await api.producer.result(job_id)
     if record is None:
         raise Problem("job-not-found", f"no job {job_id!r} (unknown, or expired)")
     if wait_s and record["status"] not in FINAL_STATUSES:
-        record = await _unless_gone(request, api.wait(job_id, wait_s)) or record
+        # Blocks on the job's ended channel (one subscriber connection for all waits).
+        record = await _unless_gone(request, api.producer.wait(job_id, wait_s)) or record
     return JSONResponse(record)
 
 
@@ -196,10 +168,10 @@ async def _disconnected(request: Request) -> None:
 async def retry_job(request: Request) -> Response:
     api = _api(request)
     job_id = request.path_params["job_id"]
-    if await api.result(job_id) is None:
+    if await api.producer.result(job_id) is None:
         raise Problem("job-not-found", f"no job {job_id!r} (unknown, or expired)")
     try:
-        await api.retry(job_id)
+        await run_in_threadpool(api.client.retry, job_id)
     except ValidationError as exc:
         raise Problem("not-retryable", exc.message) from None
     log.info("api.job_retried", job_id=job_id)

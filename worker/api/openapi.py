@@ -16,8 +16,8 @@ from typing import Any
 from schemas import to_json_schema
 from worker.api.problems import MEDIA_TYPE, TYPES
 from worker.catalog import CATALOG
-from worker.client import ON_EXPIRY
 from worker.results.record import STATUSES
+from worker.submission import ON_EXPIRY
 
 #: The longest ``?wait=`` a request may hold, in seconds.
 MAX_WAIT_S = 60.0

@@ -74,7 +74,9 @@ class ProcessServices:
         except SecretKeyError:
             keyring = None  # each job then fails with the clear configuration error
         load_function_modules(settings.function_modules)
-        results = RedisResultStore(client, keys, settings.result_ttl_s)
+        results = RedisResultStore(
+            client, keys, settings.result_ttl_s, events_maxlen=settings.events_maxlen
+        )
         configurations = ConfigurationStore(
             RedisBackend(client, keys), keyring, cache_s=CONFIGURATION_CACHE_S
         )

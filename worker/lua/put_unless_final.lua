@@ -1,25 +1,35 @@
 -- Write a job's record unless a final one is stored (worker.results.store).
 --
--- KEYS: the record hash, the failed-jobs index, then the parts of a large output (if
--- any). ARGV: status, record JSON, TTL, force, job id, now (seconds), the parts' marker
--- ('' for none), the record without its output (the summary lists read). Failed jobs are indexed by time; entries older than the TTL (their
--- records have expired) are trimmed whenever one is added. A refused write deletes its
--- own parts; an accepted one gives them the record's TTL and returns the marker of the
--- parts it replaced, for the caller to delete.
+-- KEYS: the record hash, the failed-jobs index, the events stream, then the parts of a
+-- large output (if any). ARGV: status, record JSON, TTL, force, job id, now (seconds),
+-- the parts' marker ('' for none), the record without its output (the summary lists
+-- read), the events stream's length cap, the job's ended channel, operation,
+-- configuration ('' for none). Failed jobs are indexed by time; entries older than the
+-- TTL (their records have expired) are trimmed whenever one is added. A refused write
+-- deletes its own parts; an accepted one gives them the record's TTL and returns the
+-- marker of the parts it replaced, for the caller to delete. A change of status is
+-- added to the events stream, and a final one published on the job's channel.
 local status = redis.call('HGET', KEYS[1], 'status')
 if status and (status == 'succeeded' or status == 'failed') and ARGV[4] ~= '1' then
-  for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+  for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
   return {0, ''}
 end
 local replaced = redis.call('HGET', KEYS[1], 'parts') or ''
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'record', ARGV[2], 'parts', ARGV[7],
   'summary', ARGV[8])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+for i = 4, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 if ARGV[1] == 'failed' then
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[6]) - tonumber(ARGV[3]))
 else
   redis.call('ZREM', KEYS[2], ARGV[5])
+end
+if status ~= ARGV[1] then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], '*', 'job', ARGV[5], 'status', ARGV[1],
+    'operation', ARGV[11], 'configuration', ARGV[12])
+  if ARGV[1] == 'succeeded' or ARGV[1] == 'failed' then
+    redis.call('PUBLISH', ARGV[10], ARGV[1])
+  end
 end
 return {1, replaced}

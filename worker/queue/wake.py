@@ -69,33 +69,54 @@ class WakingRedisBroker(RedisBroker):
             *args,
         ]
 
+    def enqueue_calls(self, queue_name: str, message_id: str, data: bytes) -> list[tuple[Any, ...]]:
+        """The EVALSHA calls of one enqueue, for one MULTI/EXEC: Dramatiq's enqueue
+        command and, unless the queue is a delay queue, the wake-up (shared with
+        ``async_enqueue``)."""
+        args = self.dispatch_args("enqueue", queue_name, message_id, data)
+        calls: list[tuple[Any, ...]] = [(self.scripts["dispatch"].sha, 1, self.namespace, *args)]
+        if not queue_name.endswith(_DELAYED):
+            queue_key = broker_list(self.namespace, queue_name)
+            calls.append((self._wake.sha, 1, queue_key, self.wake_channel, queue_name))
+        return calls
+
+    @staticmethod
+    def enqueue_outcome(answers: list[Any], *, last: bool) -> tuple[bool, bool]:
+        """What the answers of ``enqueue_calls`` mean: (enqueued, load the scripts).
+
+        Each command answers alone: a script Redis does not hold fails alone. Without
+        the dispatch script (a Redis restarted since they were loaded) nothing was
+        enqueued: load them and send again, unless this was the ``last`` try. Without
+        the wake-up's, the job is enqueued but idle consumers find it at their next
+        poll: load them for the next enqueue.
+        """
+        enqueued, *woken = answers
+        if isinstance(enqueued, redis.exceptions.NoScriptError) and not last:
+            return False, True
+        if isinstance(enqueued, Exception):
+            raise enqueued
+        return True, bool(woken and isinstance(woken[0], redis.exceptions.NoScriptError))
+
+    @property
+    def script_texts(self) -> tuple[str, str]:
+        """The Lua of Dramatiq's dispatch script and of the wake-up."""
+        return str(self.scripts["dispatch"].script), self._wake.text
+
     def do_enqueue(self, queue_name: str, message_id: str, data: bytes) -> None:
         """Dramatiq's enqueue command, and the wake-up, in one MULTI/EXEC."""
-        dispatch = self.scripts["dispatch"]
         if not self._scripts_loaded:
             # Once per process: a transaction cannot load a script Redis lacks, and a
             # first enqueue must wake consumers like any other.
             self._load_scripts()
-        args = self.dispatch_args("enqueue", queue_name, message_id, data)
-        wakes = not queue_name.endswith(_DELAYED)
-        for attempt in (1, 2):
+        for last in (False, True):
             pipe = self.client.pipeline(transaction=True)
-            pipe.evalsha(dispatch.sha, 1, self.namespace, *args)
-            if wakes:
-                queue_key = broker_list(self.namespace, queue_name)
-                pipe.evalsha(self._wake.sha, 1, queue_key, self.wake_channel, queue_name)
-            # Each command's own outcome: a script Redis does not hold fails alone.
-            enqueued, *woken = pipe.execute(raise_on_error=False)
-            if isinstance(enqueued, redis.exceptions.NoScriptError) and attempt == 1:
-                self._load_scripts()  # a Redis restarted since: nothing was enqueued
-                continue
-            if isinstance(enqueued, Exception):
-                raise enqueued
-            if woken and isinstance(woken[0], redis.exceptions.NoScriptError):
-                # Enqueued, but no wake-up (a Redis that lost its scripts): idle consumers
-                # find the job at their next poll. Load the script for the next enqueue.
+            for call in self.enqueue_calls(queue_name, message_id, data):
+                pipe.evalsha(*call)
+            enqueued, load = self.enqueue_outcome(pipe.execute(raise_on_error=False), last=last)
+            if load:
                 self._load_scripts()
-            return
+            if enqueued:
+                return
 
     def _load_scripts(self) -> None:
         dispatch = self.scripts["dispatch"]

@@ -47,6 +47,15 @@ class PartsMarker:
         return cls(write_id, int(count or 0), 0)
 
 
+def joined(marker: PartsMarker, parts: list[bytes | None]) -> bytes | None:
+    """The whole JSON text from the parts as read, or None when a part is gone
+    (replaced or expired)."""
+    if any(part is None for part in parts):
+        return None
+    data = b"".join(part for part in parts if part is not None)
+    return data if len(data) == marker.bytes else None
+
+
 class OutputParts:
     """Writes, reads and deletes the parts of one job's output."""
 
@@ -99,11 +108,7 @@ class OutputParts:
         pipe = self.client.pipeline(transaction=False)
         for key in self.keys(job_id, marker):
             pipe.get(key)
-        parts = pipe.execute()
-        if any(part is None for part in parts):
-            return None
-        data = b"".join(parts)
-        return data if len(data) == marker.bytes else None
+        return joined(marker, pipe.execute())
 
     def delete(self, job_id: str, marker: PartsMarker) -> None:
         keys = self.keys(job_id, marker)

@@ -6,6 +6,11 @@ the same message, cannot turn it back: the status check and the write are one at
 step (a Lua script in Redis). An output too large for one comfortable Redis value is
 kept in parts (``parts.py``) written before the record; the record's write is still
 the one atomic step that decides, and ``get`` returns the output whole.
+
+Every change of status is also an event, in the same atomic step: an entry of the
+namespace's events stream (``Keys.events``, capped at about ``events_maxlen``
+entries) and, for a final status, a message on the job's ended channel
+(``Keys.job_ended``) that ``notices.py`` hears for the waits of both clients.
 """
 
 from __future__ import annotations
@@ -22,9 +27,71 @@ from worker.keys import Keys
 from worker.results.parts import DEFAULT_PART_BYTES, OutputParts, PartsMarker
 from worker.results.record import FINAL_STATUSES, in_field_order, now_iso
 from worker.results.streamed import output_pieces, plain_output
+from worker.settings import DEFAULT_EVENTS_MAXLEN
 
 #: The record's field naming the parts that hold its output (internal to this module).
 _PARTS_FIELD = "_output_parts"
+
+
+def decode_record(raw: bytes | str) -> tuple[dict[str, Any], PartsMarker | None]:
+    """A stored record in the usual field order, and the marker of its output's parts
+    (``None`` when the output is inside it)."""
+    record: dict[str, Any] = in_field_order(json.loads(raw))
+    marker = record.pop(_PARTS_FIELD, None)
+    return record, None if marker is None else PartsMarker.from_dict(marker)
+
+
+def batch_group(record: dict[str, Any] | None) -> str | None:
+    """The batch group whose provider counts a batched job's record shows, if any."""
+    batch = record.get("batch") if record else None
+    if record and isinstance(batch, dict) and record["status"] == "batched":
+        group = batch.get("group")
+        return str(group) if group else None
+    return None
+
+
+class Scripts:
+    """What the store's Lua scripts are given (KEYS and ARGV), built in one place for
+    the blocking store here and the asyncio one (``async_store.py``)."""
+
+    def __init__(self, keys: Keys, ttl_s: int, events_maxlen: int) -> None:
+        self.keys = keys
+        self.ttl_s = ttl_s
+        self.events_maxlen = events_maxlen
+
+    def _claim(self, job_id: str, idempotency_key: str | None) -> list[str]:
+        payload = self.keys.payload(job_id)
+        claim = self.keys.idempotency(idempotency_key) if idempotency_key else payload
+        return [claim, self.keys.job(job_id), payload, self.keys.recent, self.keys.events]
+
+    def submit(
+        self,
+        record: dict[str, Any],
+        operation: str,
+        payload: dict[str, Any],
+        idempotency_key: str | None,
+    ) -> tuple[list[str], list[Any]]:
+        """``submit.lua``: the key, the record, the payload, the index and the event."""
+        job_id = record["job_id"]
+        return self._claim(job_id, idempotency_key), [
+            job_id,
+            json.dumps(record),
+            json.dumps({"operation": operation, "payload": payload}),
+            self.ttl_s,
+            "1" if idempotency_key else "0",
+            f"{time.time():.3f}",
+            self.events_maxlen,
+            operation,
+            record.get("configuration") or "",
+        ]
+
+    def withdraw(self, job_id: str, idempotency_key: str | None) -> tuple[list[str], list[Any]]:
+        """``withdraw.lua``: the submission's keys, taken back."""
+        return self._claim(job_id, idempotency_key), [
+            job_id,
+            "1" if idempotency_key else "0",
+            self.events_maxlen,
+        ]
 
 
 class ResultStore(Protocol):
@@ -120,10 +187,13 @@ class RedisResultStore:
         ttl_s: int,
         *,
         part_bytes: int = DEFAULT_PART_BYTES,
+        events_maxlen: int = DEFAULT_EVENTS_MAXLEN,
     ) -> None:
         self.client = client
         self.keys = keys
         self.ttl_s = ttl_s
+        self.events_maxlen = events_maxlen
+        self.scripts = Scripts(keys, ttl_s, events_maxlen)
         self.parts = OutputParts(client, keys, part_bytes)
         # KEYS, ARGV and what they return: the scripts in worker/lua/.
         self._put = LuaScript(client, "put_unless_final.lua")
@@ -141,11 +211,10 @@ class RedisResultStore:
             raw = self.client.hget(self.keys.job(job_id), "record")
             if raw is None:
                 return None
-            record: dict[str, Any] = in_field_order(json.loads(raw))
-            marker = record.pop(_PARTS_FIELD, None)
+            record, marker = decode_record(raw)
             if marker is None or not read_output:
                 return record
-            text = self.parts.read(job_id, PartsMarker.from_dict(marker))
+            text = self.parts.read(job_id, marker)
             if text is not None:
                 record["output"] = json.loads(text)
                 return record
@@ -168,7 +237,7 @@ class RedisResultStore:
             else:
                 # The output's text goes in as it is, as the record's last member.
                 text = summary[: -len("null}")] + written.decode() + "}"
-        keys = [self.keys.job(job_id), self.keys.failed]
+        keys = [self.keys.job(job_id), self.keys.failed, self.keys.events]
         if marker is not None:
             keys += self.parts.keys(job_id, marker)
         args = [
@@ -180,6 +249,10 @@ class RedisResultStore:
             f"{time.time():.3f}",
             marker.encode() if marker else "",
             summary,
+            self.events_maxlen,
+            self.keys.job_ended(job_id),
+            record["operation"],
+            record.get("configuration") or "",
         ]
         written_flag, replaced = self._put(keys=keys, args=args)
         if replaced:
@@ -187,7 +260,10 @@ class RedisResultStore:
         return bool(written_flag)
 
     def start(self, job_id: str, now: str) -> tuple[dict[str, Any] | None, bool]:
-        found = self._start(keys=[self.keys.job(job_id)], args=[now, self.ttl_s])
+        found = self._start(
+            keys=[self.keys.job(job_id), self.keys.events],
+            args=[now, self.ttl_s, self.events_maxlen],
+        )
         if not found:
             return None, False
         started, raw = found
@@ -224,11 +300,6 @@ class RedisResultStore:
             summaries = [summary or whole[name] for name, summary in pairs]
         return [{**json.loads(raw), "output": None} for raw in summaries if raw is not None]
 
-    def _submission_keys(self, job_id: str, idempotency_key: str | None) -> list[str]:
-        payload = self.keys.payload(job_id)
-        claim = self.keys.idempotency(idempotency_key) if idempotency_key else payload
-        return [claim, self.keys.job(job_id), payload, self.keys.recent]
-
     def submit(
         self,
         record: dict[str, Any],
@@ -237,25 +308,12 @@ class RedisResultStore:
         idempotency_key: str | None = None,
     ) -> str:
         # One round trip, and all or nothing: a key never names a job that has no record.
-        job_id = record["job_id"]
-        owner = self._submit(
-            keys=self._submission_keys(job_id, idempotency_key),
-            args=[
-                job_id,
-                json.dumps(record),
-                json.dumps({"operation": operation, "payload": payload}),
-                self.ttl_s,
-                "1" if idempotency_key else "0",
-                f"{time.time():.3f}",
-            ],
+        return reply_text(
+            self._submit(*self.scripts.submit(record, operation, payload, idempotency_key))
         )
-        return reply_text(owner)
 
     def withdraw(self, job_id: str, idempotency_key: str | None = None) -> None:
-        self._withdraw(
-            keys=self._submission_keys(job_id, idempotency_key),
-            args=[job_id, "1" if idempotency_key else "0"],
-        )
+        self._withdraw(*self.scripts.withdraw(job_id, idempotency_key))
 
     def merge_batch(
         self, job_ids: list[str], fields: dict[str, Any], status: str | None = None
@@ -263,8 +321,8 @@ class RedisResultStore:
         if not job_ids:
             return []
         found = self._merge_batch(
-            keys=[self.keys.job(job_id) for job_id in job_ids],
-            args=[json.dumps(fields), status or "", self.ttl_s],
+            keys=[self.keys.events, *(self.keys.job(job_id) for job_id in job_ids)],
+            args=[json.dumps(fields), status or "", self.ttl_s, self.events_maxlen],
         )
         return [reply_text(operation) for operation in found]
 
@@ -276,16 +334,35 @@ class RedisResultStore:
 
     def cancel(self, job_id: str, error: dict[str, Any]) -> str:
         found = self._cancel(
-            keys=[self.keys.job(job_id), self.keys.failed],
-            args=[json.dumps(error), now_iso(), f"{time.time():.3f}", self.ttl_s],
+            keys=[self.keys.job(job_id), self.keys.failed, self.keys.events],
+            args=[
+                json.dumps(error),
+                now_iso(),
+                f"{time.time():.3f}",
+                self.ttl_s,
+                self.events_maxlen,
+                self.keys.job_ended(job_id),
+            ],
         )
         return reply_text(found)
 
     def requeue_failed(self, record: dict[str, Any]) -> str:
         job_id = record["job_id"]
         found = self._requeue_failed(
-            keys=[self.keys.job(job_id), self.keys.failed, self.keys.ledger(job_id)],
-            args=[json.dumps(record), self.ttl_s, job_id],
+            keys=[
+                self.keys.job(job_id),
+                self.keys.failed,
+                self.keys.ledger(job_id),
+                self.keys.events,
+            ],
+            args=[
+                json.dumps(record),
+                self.ttl_s,
+                job_id,
+                self.events_maxlen,
+                record["operation"],
+                record.get("configuration") or "",
+            ],
         )
         return reply_text(found)
 

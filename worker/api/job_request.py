@@ -17,8 +17,8 @@ from typing import Any
 from worker.api.openapi import TIERS
 from worker.api.problems import Problem, field_errors
 from worker.catalog import CATALOG
-from worker.client import ON_EXPIRY
 from worker.errors import ValidationError
+from worker.submission import ON_EXPIRY
 from worker.validation import check_tier
 
 #: Envelope fields copied into the payload under the same name.

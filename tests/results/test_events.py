@@ -1,0 +1,129 @@
+"""Every change of status is an event: an entry of the namespace's stream, and a final
+one a message on the job's ended channel, written in the same step as the record."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from worker.keys import Keys
+from worker.results import RedisResultStore, new_record
+
+OPERATION = "chat_completions_without_history"
+
+
+@pytest.fixture
+def connection(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def store(connection: redis.Redis, namespace: str) -> RedisResultStore:
+    return RedisResultStore(connection, Keys(namespace), ttl_s=60, events_maxlen=1000)
+
+
+def events(connection: redis.Redis, namespace: str) -> list[dict[str, str]]:
+    """The stream's entries, oldest first, as text."""
+    return [
+        {name.decode(): value.decode() for name, value in fields.items()}
+        for _, fields in connection.xrange(Keys(namespace).events)
+    ]
+
+
+def event(job: str, status: str, configuration: str = "main") -> dict[str, str]:
+    return {"job": job, "status": status, "operation": OPERATION, "configuration": configuration}
+
+
+def heard(pubsub: Any, timeout_s: float = 2.0) -> list[str]:
+    """The messages a subscriber received (its subscription confirmed first)."""
+    found, deadline = [], time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        if message is not None:
+            found.append(message["data"].decode())
+        elif found:
+            break
+    return found
+
+
+def test_a_jobs_life_is_in_the_stream_in_order_and_its_end_on_its_channel(
+    store: RedisResultStore, connection: redis.Redis, namespace: str
+) -> None:
+    pubsub = connection.pubsub()
+    pubsub.subscribe(Keys(namespace).job_ended("e1"))
+    assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+    queued = new_record("e1", OPERATION, "main")
+
+    store.submit(queued, OPERATION, {"configuration": "main"})
+    store.start("e1", "2026-11-22T18:00:00.000Z")
+    store.put({**queued, "status": "retrying", "attempts": 1})
+    store.put({**queued, "status": "retrying", "attempts": 1, "waited_s": 2.0})  # no change
+    store.put({**queued, "status": "running", "attempts": 2})
+    store.put({**queued, "status": "succeeded", "success": True, "attempts": 2})
+    store.put({**queued, "status": "running", "attempts": 3})  # refused: it is final
+
+    assert events(connection, namespace) == [
+        event("e1", "queued"),
+        event("e1", "running"),
+        event("e1", "retrying"),
+        event("e1", "running"),
+        event("e1", "succeeded"),
+    ]
+    assert heard(pubsub) == ["succeeded"]  # only the final status is published
+    pubsub.close()
+
+
+def test_cancelling_retrying_and_withdrawing_are_events_too(
+    store: RedisResultStore, connection: redis.Redis, namespace: str
+) -> None:
+    pubsub = connection.pubsub()
+    pubsub.subscribe(Keys(namespace).job_ended("c1"))
+    assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+    first = new_record("c1", OPERATION, None)
+    store.submit(first, OPERATION, {})
+
+    store.cancel("c1", {"type": "cancelled", "message": "by an operator"})
+    store.requeue_failed(first)
+    store.submit(new_record("w1", OPERATION, "main"), OPERATION, {}, "key-1")
+    store.withdraw("w1", "key-1")
+
+    assert events(connection, namespace) == [
+        event("c1", "queued", ""),
+        event("c1", "failed", ""),
+        event("c1", "queued", ""),
+        event("w1", "queued"),
+        event("w1", "withdrawn"),
+    ]
+    assert heard(pubsub) == ["failed"]
+    pubsub.close()
+
+
+def test_batched_jobs_are_events_once_each_as_their_status_changes(
+    store: RedisResultStore, connection: redis.Redis, namespace: str
+) -> None:
+    for job in ("b1", "b2"):
+        store.submit(new_record(job, OPERATION, "main", on_expiry="standard"), OPERATION, {})
+
+    store.merge_batch(["b1", "b2"], {"group": "g1"}, "batched")
+    store.merge_batch(["b1", "b2"], {"provider_batch_id": "batch_1"}, "batched")  # no change
+
+    assert events(connection, namespace)[2:] == [event("b1", "batched"), event("b2", "batched")]
+
+
+def test_the_stream_is_capped_near_its_length(
+    connection: redis.Redis, namespace: str, redis_url: str
+) -> None:
+    store = RedisResultStore(connection, Keys(namespace), ttl_s=60, events_maxlen=100)
+
+    for n in range(1000):
+        store.submit(new_record(f"j{n}", OPERATION, "main"), OPERATION, {})
+
+    # ``MAXLEN ~``: Redis trims whole nodes of the stream, so it keeps a little more.
+    assert 100 <= connection.xlen(Keys(namespace).events) < 300
+    assert events(connection, namespace)[-1] == event("j999", "queued")
