@@ -37,6 +37,7 @@ SCENARIOS = (
     "in_flight",
     "batch_tier",
     "pool",
+    "wait_latency",
 )
 
 #: Sizes of a full run (about eight minutes on 2 cores) and of ``--quick``.
@@ -60,6 +61,9 @@ FULL = {
     "pool_jobs": 2400,
     "pool_member_limit": 100,
     "pool_window_s": 2,
+    # Client.wait one at a time; AsyncClient.wait a thousand at once.
+    "wait_latency_jobs": 500,
+    "wait_latency_concurrent": 1000,
 }
 QUICK = {
     "overhead_jobs": 200,
@@ -78,6 +82,8 @@ QUICK = {
     "pool_jobs": 240,
     "pool_member_limit": 20,
     "pool_window_s": 1,
+    "wait_latency_jobs": 50,
+    "wait_latency_concurrent": 200,
 }
 PROCESSES, THREADS = 2, 8
 CONCURRENCY_THREADS = 16
@@ -88,7 +94,7 @@ OPEN_FILES = 16_384
 
 
 def plan(sizes: dict[str, int]) -> dict[str, Callable[[Any], dict[str, Any]]]:
-    from bench import batch_tier, pool, round_trips, scenarios
+    from bench import batch_tier, pool, round_trips, scenarios, wait_latency
 
     return {
         "overhead": lambda b: scenarios.overhead(b, sizes["overhead_jobs"], PROCESSES, THREADS),
@@ -123,6 +129,9 @@ def plan(sizes: dict[str, int]) -> dict[str, Callable[[Any], dict[str, Any]]]:
             sizes["pool_window_s"],
             PROCESSES,
             THREADS,
+        ),
+        "wait_latency": lambda b: wait_latency.measure(
+            b, sizes["wait_latency_jobs"], sizes["wait_latency_concurrent"]
         ),
     }
 

@@ -64,11 +64,24 @@ def redis_client(url: str, *, max_connections: int | None = None) -> redis.Redis
     return redis.Redis(connection_pool=pool)
 
 
+#: Connections an asyncio producer's client keeps at most (``async_redis_client``).
+ASYNC_POOL_SIZE = 64
+
+
 def async_redis_client(url: str) -> redis.asyncio.Redis:
-    """A ``redis.asyncio`` client with the same timeouts, for asyncio producers."""
+    """A ``redis.asyncio`` client with the same timeouts, for asyncio producers.
+
+    Its pool holds at most ``ASYNC_POOL_SIZE`` connections and a coroutine finding them
+    all in use waits for one, as ``redis_client`` with ``max_connections`` does: a
+    thousand concurrent submits or waits share a few dozen connections instead of
+    failing past redis-py's default of 100.
+    """
     import redis.asyncio
 
-    return redis.asyncio.Redis.from_url(url, **_OPTIONS)
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        url, max_connections=ASYNC_POOL_SIZE, timeout=SOCKET_TIMEOUT_S, **_OPTIONS
+    )
+    return redis.asyncio.Redis(connection_pool=pool)
 
 
 def reply_text(value: Any) -> str:

@@ -60,6 +60,12 @@ EXPECTED = {
         "single_jobs_per_s",
         "pool_vs_single_ratio",
     ],
+    "wait_latency": [
+        "client_wait_p50_ms",
+        "client_wait_p99_ms",
+        "async_wait_p50_ms",
+        "async_wait_p99_ms",
+    ],
 }
 
 

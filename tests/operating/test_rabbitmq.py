@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
 import redis
 from support import Reply, make_configuration
+
+from worker import AsyncClient
 
 pytestmark = pytest.mark.integration
 
@@ -59,3 +62,26 @@ def test_a_rate_limited_job_is_retried_later_through_rabbitmqs_delay_queue(
     retries = [event for event in events if event.get("event") == "job.retrying"]
     [delay] = [e["delay_s"] for e in retries]
     assert 1.0 <= delay <= 2.0  # what the provider asked, plus jitter, never less
+
+
+def test_the_async_client_enqueues_on_rabbitmq_too(
+    rabbitmq_client: Any,
+    rabbitmq_url: str,
+    start_worker: Any,
+    wire_server: Any,
+    redis_url: str,
+    namespace: str,
+) -> None:
+    rabbitmq_client.configurations().save(make_configuration("openai", wire_server.url))
+    start_worker(BROKER_URL=rabbitmq_url)
+
+    async def produce() -> Any:
+        async with AsyncClient(rabbitmq_client.settings, url=redis_url) as producer:
+            job_id = await producer.submit("chat_completions_without_history", prompt())
+            return await producer.wait(job_id, 30)
+
+    record = asyncio.run(produce())
+
+    assert record["status"] == "succeeded"
+    assert record["output"]["assistant_response_text"] == "Hello from the wire server."
+    assert redis.Redis.from_url(redis_url).keys(f"{namespace}:dramatiq:*") == []

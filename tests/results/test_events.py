@@ -4,7 +4,7 @@ one a message on the job's ended channel, written in the same step as the record
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -40,6 +40,23 @@ def event(job: str, status: str, configuration: str = "main") -> dict[str, str]:
     return {"job": job, "status": status, "operation": OPERATION, "configuration": configuration}
 
 
+@pytest.fixture
+def listen(connection: redis.Redis, namespace: str) -> Iterator[Callable[[str], Any]]:
+    """``listen(job_id)``: a subscriber to the job's ended channel, confirmed."""
+    subscribers = []
+
+    def subscribe(job_id: str) -> Any:
+        pubsub = connection.pubsub()
+        pubsub.subscribe(Keys(namespace).job_ended(job_id))
+        assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+        subscribers.append(pubsub)
+        return pubsub
+
+    yield subscribe
+    for pubsub in subscribers:
+        pubsub.close()
+
+
 def heard(pubsub: Any, timeout_s: float = 2.0) -> list[str]:
     """The messages a subscriber received (its subscription confirmed first)."""
     found, deadline = [], time.monotonic() + timeout_s
@@ -53,11 +70,9 @@ def heard(pubsub: Any, timeout_s: float = 2.0) -> list[str]:
 
 
 def test_a_jobs_life_is_in_the_stream_in_order_and_its_end_on_its_channel(
-    store: RedisResultStore, connection: redis.Redis, namespace: str
+    store: RedisResultStore, connection: redis.Redis, namespace: str, listen: Any
 ) -> None:
-    pubsub = connection.pubsub()
-    pubsub.subscribe(Keys(namespace).job_ended("e1"))
-    assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+    pubsub = listen("e1")
     queued = new_record("e1", OPERATION, "main")
 
     store.submit(queued, OPERATION, {"configuration": "main"})
@@ -76,15 +91,12 @@ def test_a_jobs_life_is_in_the_stream_in_order_and_its_end_on_its_channel(
         event("e1", "succeeded"),
     ]
     assert heard(pubsub) == ["succeeded"]  # only the final status is published
-    pubsub.close()
 
 
 def test_cancelling_retrying_and_withdrawing_are_events_too(
-    store: RedisResultStore, connection: redis.Redis, namespace: str
+    store: RedisResultStore, connection: redis.Redis, namespace: str, listen: Any
 ) -> None:
-    pubsub = connection.pubsub()
-    pubsub.subscribe(Keys(namespace).job_ended("c1"))
-    assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+    pubsub = listen("c1")
     first = new_record("c1", OPERATION, None)
     store.submit(first, OPERATION, {})
 
@@ -101,7 +113,6 @@ def test_cancelling_retrying_and_withdrawing_are_events_too(
         event("w1", "withdrawn"),
     ]
     assert heard(pubsub) == ["failed"]
-    pubsub.close()
 
 
 def test_batched_jobs_are_events_once_each_as_their_status_changes(

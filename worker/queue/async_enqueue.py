@@ -39,6 +39,7 @@ class AsyncEnqueue:
                 self._own_client = True
             self.client = client
         self._scripts_loaded = False
+        self._preparing = asyncio.Lock()
 
     async def enqueue(self, operation: str, job_id: str, payload: dict[str, Any]) -> None:
         """Enqueue the message of one job, as ``Client`` does."""
@@ -52,10 +53,7 @@ class AsyncEnqueue:
         data = message.encode()
         message_id = message.options["redis_message_id"]
         if not self._scripts_loaded:
-            # Once: the scripts, and what Dramatiq reads from Redis for its arguments
-            # the first time (a blocking call), off the event loop.
-            await self._load_scripts()
-            await asyncio.to_thread(self.broker.enqueue_calls, message.queue_name, "", b"")
+            await self._prepare(message.queue_name)
         for last in (False, True):
             async with self.client.pipeline(transaction=True) as pipe:
                 for call in self.broker.enqueue_calls(message.queue_name, message_id, data):
@@ -67,6 +65,14 @@ class AsyncEnqueue:
             if enqueued:
                 break
         self.broker.emit_after("enqueue", message, None)
+
+    async def _prepare(self, queue: str) -> None:
+        """Once, for all the enqueues waiting on it: the scripts, and what Dramatiq reads
+        from Redis for its arguments the first time (a blocking call), off the loop."""
+        async with self._preparing:
+            if not self._scripts_loaded:
+                await asyncio.to_thread(self.broker.enqueue_calls, queue, "", b"")
+                await self._load_scripts()
 
     async def _load_scripts(self) -> None:
         assert self.client is not None

@@ -98,9 +98,10 @@ class WakingRedisBroker(RedisBroker):
         return True, bool(woken and isinstance(woken[0], redis.exceptions.NoScriptError))
 
     @property
-    def script_texts(self) -> tuple[str, str]:
-        """The Lua of Dramatiq's dispatch script and of the wake-up."""
-        return str(self.scripts["dispatch"].script), self._wake.text
+    def script_texts(self) -> tuple[Any, str]:
+        """The Lua of Dramatiq's dispatch script (as Dramatiq holds it: bytes) and of the
+        wake-up."""
+        return self.scripts["dispatch"].script, self._wake.text
 
     def do_enqueue(self, queue_name: str, message_id: str, data: bytes) -> None:
         """Dramatiq's enqueue command, and the wake-up, in one MULTI/EXEC."""

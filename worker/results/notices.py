@@ -175,12 +175,13 @@ class Subscriber:
                 connection = self._connection
                 await connection.connect()
                 self._confirmed.clear()
+                # Live before the send: a wait that comes while it is sent subscribes alone.
+                self._state = "live"
                 if self._watches:
                     await connection.send_command("SUBSCRIBE", *self._watches, check_health=False)
-                self._state = "live"
-                pause = RECONNECT_FIRST_S
                 while True:
                     self._heard(await connection.read_response(timeout=math.inf))
+                    pause = RECONNECT_FIRST_S  # an answer, not a refusal: Redis is back
             except Exception as exc:  # whatever it is, the waits must not hang on it
                 if not isinstance(exc, redis.RedisError | OSError):
                     log.warning("notices.failed", error=type(exc).__name__)
