@@ -161,6 +161,11 @@ class Keys:
         return self._key("configurations")
 
     @property
+    def api_tokens(self) -> str:
+        """The hash of the HTTP API's bearer tokens: a field per name, only a digest each."""
+        return self._key("api-tokens")
+
+    @property
     def workers(self) -> str:
         """The sorted set of worker processes, scored by their last heartbeat."""
         return self._key("workers")

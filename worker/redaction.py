@@ -27,6 +27,8 @@ _BLOCK = FRAGMENT // 2
 _PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"),
+    # The HTTP API's tokens (``worker.tokens.TOKEN_PREFIX``).
+    re.compile(r"\bowk_[A-Za-z0-9_-]{8,}"),
 )
 _lock = threading.Lock()
 #: Every form of every registered secret, and the aligned blocks that find them fast.

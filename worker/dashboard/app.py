@@ -17,7 +17,6 @@ stored, so nothing shown holds a key.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +30,7 @@ from worker.dashboard import configuration_page, pages
 from worker.dashboard.figures import DEFAULT_SPAN, SPANS, Span, read_figures
 from worker.dashboard.panel import charts_panel, configuration_path, range_switch
 from worker.errors import ValidationError
+from worker.hosts import host_name, is_loopback
 from worker.monitoring.health import Thresholds, check
 
 StartResponse = Callable[..., Any]
@@ -174,14 +174,6 @@ class Dashboard:
         return _respond(start, 303, pages.message("retried", job_id), [("Location", location)])
 
 
-def host_name(host: str) -> str:
-    """The name part of a ``Host`` header (``[::1]:8089`` → ``::1``), lower-cased."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
 def bearer(environ: dict[str, Any]) -> str | None:
     scheme, _, value = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
     if scheme.lower() != "bearer":
@@ -281,13 +273,3 @@ def serve(
     names = {host_name(host), "localhost", *allowed_hosts}
     app = Dashboard(client, names, token)
     return make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the dashboard on this machine."""
-    if host_name(host) == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host_name(host)).is_loopback
-    except ValueError:
-        return False

@@ -22,6 +22,7 @@ MODULES = (
     "health",
     "stats",
     "dashboard",
+    "api",
     "schemas",
     "embedded_redis",
 )
