@@ -2,11 +2,16 @@
 //
 // Lists the operations the API offers, submits one job of each with a payload written
 // here, long-polls each until it is final, and shows that a refused payload comes back
-// as a problem document naming the field. Prints one JSON summary on stdout; exits 0
-// when every job succeeded and every check held, 1 otherwise.
+// as a problem document naming the field. With OPENAI_WORKER_WEBHOOK_SECRET set, it also
+// listens on 127.0.0.1, gives one more job that address as its callback_url and checks
+// the webhook it receives by the README's three lines. Prints one JSON summary on
+// stdout; exits 0 when every job succeeded and every check held, 1 otherwise.
 //
 //   OPENAI_WORKER_API_URL=http://127.0.0.1:8088 OPENAI_WORKER_API_TOKEN=owk_… \
 //   node producer.mjs CONFIGURATION
+
+import crypto from "node:crypto";
+import http from "node:http";
 
 const base = process.env.OPENAI_WORKER_API_URL ?? "http://127.0.0.1:8088";
 const token = process.env.OPENAI_WORKER_API_TOKEN;
@@ -100,6 +105,50 @@ const refused = await call("POST", "/v1/jobs", {
 summary.refused = { status: refused.status, type: refused.type, errors: refused.body.errors };
 if (refused.status !== 422 || refused.type !== "application/problem+json") {
   problems.push(`a refused payload answered ${refused.status} ${refused.type}`);
+}
+
+// The README's verification, with the secret, the three headers and the raw body.
+function verified(secret, id, ts, sig, rawBody) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  const expected = "v1," + crypto.createHmac("sha256", key).update(`${id}.${ts}.${rawBody}`).digest("base64");
+  return Math.abs(Date.now() / 1000 - ts) < 300 && sig.split(" ").some((s) => s.length === expected.length && crypto.timingSafeEqual(Buffer.from(s), Buffer.from(expected)));
+}
+
+const secret = process.env.OPENAI_WORKER_WEBHOOK_SECRET;
+if (secret) {
+  const received = [];
+  let heard;
+  const heardOne = new Promise((resolve) => (heard = resolve));
+  const server = http.createServer((request, response) => {
+    let rawBody = "";
+    request.setEncoding("utf8");
+    request.on("data", (chunk) => (rawBody += chunk));
+    request.on("end", () => {
+      const [id, ts, sig] = ["webhook-id", "webhook-timestamp", "webhook-signature"].map(
+        (name) => request.headers[name] ?? "",
+      );
+      received.push({ id, verified: verified(secret, id, Number(ts), sig, rawBody), event: JSON.parse(rawBody) });
+      response.writeHead(204).end();
+      heard();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const callback_url = `http://127.0.0.1:${server.address().port}/hook`;
+  const answer = await call("POST", "/v1/jobs", {
+    operation: "summarize_text",
+    payload: { configuration, model: "gpt-4o-mini", text: "Otters hold hands." },
+    callback_url,
+  });
+  const timeout = new Promise((resolve) => setTimeout(resolve, 60_000));
+  await Promise.race([heardOne, timeout]);
+  server.close();
+  const [first] = received;
+  summary.webhook = first
+    ? { job: answer.body.id, verified: first.verified, type: first.event.type, id: first.event.data.job_id, status: first.event.data.status }
+    : null;
+  if (!first) problems.push("no webhook within 60 s");
+  else if (!first.verified) problems.push("a webhook whose signature does not verify");
+  else if (first.event.data.job_id !== answer.body.id) problems.push("a webhook for another job");
 }
 
 process.stdout.write(JSON.stringify(summary, null, 2) + "\n");

@@ -1,6 +1,8 @@
-"""A producer in another language: ``producer.mjs`` (Node.js, only ``fetch``) submits one
-job of every operation through the API and long-polls each to success, against a real
-worker and a provider stand-in that answers each endpoint in its wire format."""
+"""A producer in another language: ``producer.mjs`` (Node.js, only ``fetch`` and its own
+standard library) submits one job of every operation through the API and long-polls
+each to success, against a real worker and a provider stand-in that answers each
+endpoint in its wire format; then it hears one job's end through a webhook it verifies
+with the README's three lines."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from worker.catalog import CATALOG
 
 pytestmark = pytest.mark.integration
 PRODUCER = Path(__file__).with_name("producer.mjs")
+#: The deployment's webhook secret, which the Node.js receiver holds too.
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"node-producer-webhook-secret-0001").decode()
 #: The smallest valid PNG: one transparent pixel.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -69,12 +73,21 @@ def test_a_node_producer_runs_every_operation_through_the_api(
         pytest.skip("no node here")
     wire_server.handler = provider
     client.configurations().save(make_configuration("openai", wire_server.url, name="main"))
-    start_worker(threads=8)
+    start_worker(
+        threads=8,
+        OPENAI_WORKER_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        OPENAI_WORKER_WEBHOOK_ALLOW_HOSTS="127.0.0.1",
+    )
     api = start_api(token=token)
 
     done = subprocess.run(
         [node, str(PRODUCER), "main"],
-        env={**os.environ, "OPENAI_WORKER_API_URL": api.url, "OPENAI_WORKER_API_TOKEN": token},
+        env={
+            **os.environ,
+            "OPENAI_WORKER_API_URL": api.url,
+            "OPENAI_WORKER_API_TOKEN": token,
+            "OPENAI_WORKER_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        },
         capture_output=True,
         text=True,
         timeout=180,
@@ -89,6 +102,11 @@ def test_a_node_producer_runs_every_operation_through_the_api(
     assert summary["refused"]["errors"] == [
         {"pointer": "/payload/text", "detail": "Not a valid string."}
     ]
+    webhook = summary["webhook"]
+    assert webhook["verified"] is True
+    assert (webhook["type"], webhook["status"]) == ("job.succeeded", "succeeded")
+    assert webhook["id"] == webhook["job"]
+    assert client.result(webhook["job"])["webhook"]["status"] == "delivered"
     paths = {request.path for request in wire_server.requests}
     assert {
         "/v1/chat/completions",
