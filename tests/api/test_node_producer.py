@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import Recorded, Reply, chat_completion, make_configuration
+import requests
+from support import Recorded, Reply, chat_completion, make_configuration, wait_for
 
 from worker.catalog import CATALOG
 
@@ -106,7 +107,15 @@ def test_a_node_producer_runs_every_operation_through_the_api(
     assert webhook["verified"] is True
     assert (webhook["type"], webhook["status"]) == ("job.succeeded", "succeeded")
     assert webhook["id"] == webhook["job"]
-    assert client.result(webhook["job"])["webhook"]["status"] == "delivered"
+    # The API shows what became of the webhook once the worker has heard the 204
+    job_url = f"{api.url}/v1/jobs/{webhook['job']}"
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def delivered() -> bool:
+        record = requests.get(job_url, headers=auth, timeout=10).json()
+        return bool(record.get("webhook", {}).get("status") == "delivered")
+
+    wait_for(delivered, 30)
     paths = {request.path for request in wire_server.requests}
     assert {
         "/v1/chat/completions",

@@ -16,6 +16,7 @@ from typing import Any
 from schemas import to_json_schema
 from worker.api.problems import MEDIA_TYPE, TYPES
 from worker.catalog import CATALOG
+from worker.results.deliveries import WEBHOOK_STATUSES
 from worker.results.record import STATUSES
 from worker.submission import ON_EXPIRY
 
@@ -243,6 +244,18 @@ def _record_schema() -> dict[str, Any]:
             "waited_s": {"type": "number", "minimum": 0},
             "tier": {"type": "string", "enum": list(TIERS)},
             "batch": {"type": "object"},
+            "webhook": {
+                "type": "object",
+                "description": "What became of the job's webhook (a job with a callback_url).",
+                "required": ["id", "status", "attempts"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "status": {"type": "string", "enum": list(WEBHOOK_STATUSES)},
+                    "attempts": {"type": "integer", "minimum": 0},
+                    "last_status_code": _nullable("integer"),
+                    "last_error": _nullable("string"),
+                },
+            },
         },
     }
 

@@ -24,6 +24,8 @@ import redis
 from worker.connections import LuaScript, reply_text
 from worker.keys import Keys
 
+#: Every state a webhook can be in, in the order it may pass through them.
+WEBHOOK_STATUSES = ("pending", "delivering", "retrying", "delivered", "gone", "failed")
 #: A webhook in one of these states is never attempted again.
 ENDED = frozenset({"delivered", "gone", "failed"})
 
