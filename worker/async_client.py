@@ -20,7 +20,6 @@ from typing import Any
 from worker.connections import async_redis_client, resolve_redis_url
 from worker.keys import Keys
 from worker.queue.broker import build_broker, job_message, queue_name, with_record
-from worker.results import FINAL_STATUSES
 from worker.results.async_store import AsyncResultStore
 from worker.results.notices import POLL_FIRST_S, Subscriber
 from worker.results.store import batch_group
@@ -87,10 +86,6 @@ class AsyncClient:
         """The job's result record, or None (unknown or expired), as ``Client.result``
         (a final one with a webhook shows what became of it: ``webhook``)."""
         record = await self.results.get(job_id)
-        if record is not None and record["status"] in FINAL_STATUSES:
-            webhook = await self.redis.hget(self.keys.job(job_id), "webhook")
-            if webhook is not None:
-                record["webhook"] = json.loads(webhook)
         group = batch_group(record)
         if record is not None and group is not None:
             counts = await self.redis.hget(self.keys.batch_group(group), "request_counts")

@@ -327,7 +327,7 @@ def test_a_thousand_concurrent_async_waits_hear_their_jobs_end_without_polling(
         if source != "lua" and int(source.rsplit(":", 1)[-1]) in ports
     ]
     by_name = Counter(args[0].upper() for args in producer_commands)
-    reads = by_name.pop("HGET", 0)
+    reads = by_name.pop("HMGET", 0)
     assert JOBS <= reads <= 2 * JOBS, (reads, took)
     assert set(by_name) <= {"SUBSCRIBE", "UNSUBSCRIBE", "ECHO"}, by_name
     assert by_name["SUBSCRIBE"] <= JOBS

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from worker.connections import AsyncLuaScript, reply_text
 from worker.keys import Keys
 from worker.results.parts import joined
+from worker.results.record import FINAL_STATUSES
 from worker.results.store import BrokerMessage, Scripts, decode_record
 from worker.settings import DEFAULT_EVENTS_MAXLEN
 
@@ -55,12 +56,15 @@ class AsyncResultStore:
         await self._withdraw(*self.scripts.withdraw(job_id, idempotency_key))
 
     async def get(self, job_id: str) -> dict[str, Any] | None:
-        """The record with its output whole, as ``RedisResultStore.get``."""
+        """The record with its output whole, as ``RedisResultStore.get``, and a final
+        one's webhook state (``webhook``) read with it, as ``Client.result`` shows it."""
         for _ in range(3):  # replaced between reading it and reading its parts: again
-            raw = await self.client.hget(self.keys.job(job_id), "record")
+            raw, webhook = await self.client.hmget(self.keys.job(job_id), ["record", "webhook"])
             if raw is None:
                 return None
             record, marker = decode_record(raw)
+            if webhook is not None and record["status"] in FINAL_STATUSES:
+                record["webhook"] = json.loads(webhook)
             if marker is None:
                 return record
             async with self.client.pipeline(transaction=False) as pipe:
