@@ -23,7 +23,7 @@ from worker.errors import CancelledError, ValidationError
 from worker.keys import Keys
 from worker.queue.broker import build_broker, job_message, queue_name, with_record
 from worker.queue.dead_letters import DeadLetters
-from worker.results import FINAL_STATUSES, Deliveries, RedisResultStore, new_record
+from worker.results import RedisResultStore, new_record
 from worker.results.notices import POLL_FIRST_S, ThreadedSubscriber
 from worker.results.store import batch_group
 from worker.settings import Settings
@@ -65,7 +65,6 @@ class Client:
             self.settings.result_ttl_s,
             events_maxlen=self.settings.events_maxlen,
         )
-        self.deliveries = Deliveries(self.redis, self.keys)
         self._broker: Any = None
         self._subscriber: ThreadedSubscriber | None = None
         self._subscriber_lock = threading.Lock()
@@ -198,11 +197,7 @@ class Client:
         A batched job's record shows its provider batch's latest ``request_counts``; a
         final one with a webhook shows what became of it (``webhook``).
         """
-        record = self.results.get(job_id)
-        if record and record["status"] in FINAL_STATUSES:
-            webhook = self.deliveries.state(job_id)
-            if webhook is not None:
-                record["webhook"] = webhook
+        record = self.results.get(job_id, with_webhook=True)
         group = batch_group(record)
         if record is not None and group is not None:
             counts = self.redis.hget(self.keys.batch_group(group), "request_counts")

@@ -233,14 +233,23 @@ class RedisResultStore:
         self._merge_batch = LuaScript(client, "batch_mark.lua")
         self._cancel = LuaScript(client, "cancel.lua")
 
-    def get(self, job_id: str, *, read_output: bool = True) -> dict[str, Any] | None:
+    def get(
+        self, job_id: str, *, read_output: bool = True, with_webhook: bool = False
+    ) -> dict[str, Any] | None:
+        """As ``ResultStore.get``; ``with_webhook`` adds a final record's webhook state
+        (``webhook``), read in the same round trip: the record a producer is shown."""
         # A record can be replaced between reading it and reading its parts (which the
         # replacing write deletes): then read the new record.
         for _ in range(3):
-            raw = self.client.hget(self.keys.job(job_id), "record")
+            if with_webhook:
+                raw, webhook = self.client.hmget(self.keys.job(job_id), ["record", "webhook"])
+            else:
+                raw, webhook = self.client.hget(self.keys.job(job_id), "record"), None
             if raw is None:
                 return None
             record, marker = decode_record(raw)
+            if webhook is not None and record["status"] in FINAL_STATUSES:
+                record["webhook"] = json.loads(webhook)
             if marker is None or not read_output:
                 return record
             text = self.parts.read(job_id, marker)
