@@ -22,6 +22,7 @@ from worker.cli.common import (
 )
 from worker.configurations import SecretKeyError
 from worker.errors import ConfigurationError, ValidationError, WorkerError
+from worker.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +44,9 @@ def _fail(message: str, code: int, error_type: str, details: Any = None) -> NoRe
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Warnings a command's client logs go to stderr, never into the JSON on stdout;
+    # commands that serve (``api``, the workers of ``run``) configure their own.
+    configure_logging("auto", "WARNING")
     try:
         code: int = args.func(args)
     except CommandError as exc:

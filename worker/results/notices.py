@@ -18,6 +18,7 @@ of its own thread.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import math
 import threading
@@ -232,6 +233,10 @@ class ThreadedSubscriber:
             target=self._loop.run_forever, name="openai-worker-notices", daemon=True
         )
         self._thread.start()
+        # A client never closed still stops its loop before the interpreter finalizes
+        # (a daemon thread frozen mid-task would report its task destroyed, or worse).
+        self._closed = False
+        atexit.register(self.close)
 
     def wait(
         self,
@@ -259,6 +264,10 @@ class ThreadedSubscriber:
             asyncio.run_coroutine_threadsafe(self._subscriber.unwatch(watch), self._loop)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
         closing = asyncio.run_coroutine_threadsafe(self._subscriber.aclose(), self._loop)
         with contextlib.suppress(Exception):
             closing.result(timeout=SOCKET_TIMEOUT_S)
