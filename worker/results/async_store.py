@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 from worker.connections import AsyncLuaScript, reply_text
 from worker.keys import Keys
 from worker.results.parts import joined
-from worker.results.record import FINAL_STATUSES
-from worker.results.store import BrokerMessage, Scripts, decode_record
+from worker.results.store import WEBHOOK_FIELD, BrokerMessage, Scripts, decode_record
 from worker.settings import DEFAULT_EVENTS_MAXLEN
 
 if TYPE_CHECKING:
@@ -59,12 +58,10 @@ class AsyncResultStore:
         """The record with its output whole, as ``RedisResultStore.get``, and a final
         one's webhook state (``webhook``) read with it, as ``Client.result`` shows it."""
         for _ in range(3):  # replaced between reading it and reading its parts: again
-            raw, webhook = await self.client.hmget(self.keys.job(job_id), ["record", "webhook"])
+            raw, webhook = await self.client.hmget(self.keys.job(job_id), ["record", WEBHOOK_FIELD])
             if raw is None:
                 return None
-            record, marker = decode_record(raw)
-            if webhook is not None and record["status"] in FINAL_STATUSES:
-                record["webhook"] = json.loads(webhook)
+            record, marker = decode_record(raw, webhook)
             if marker is None:
                 return record
             async with self.client.pipeline(transaction=False) as pipe:

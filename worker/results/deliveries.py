@@ -23,6 +23,7 @@ import redis
 
 from worker.connections import LuaScript, reply_text
 from worker.keys import Keys
+from worker.results.store import WEBHOOK_FIELD
 
 #: Every state a webhook can be in, in the order it may pass through them.
 WEBHOOK_STATUSES = ("pending", "delivering", "retrying", "delivered", "gone", "failed")
@@ -53,7 +54,7 @@ class Deliveries:
 
     def state(self, job_id: str) -> dict[str, Any] | None:
         """The job's webhook state, if it has one."""
-        raw = self.client.hget(self.keys.job(job_id), "webhook")
+        raw = self.client.hget(self.keys.job(job_id), WEBHOOK_FIELD)
         if raw is None:
             return None
         state: dict[str, Any] = json.loads(raw)

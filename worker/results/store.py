@@ -45,15 +45,23 @@ class BrokerMessage:
     queue_name: str
 
 
+#: The record hash's field holding the job's webhook delivery state (``deliveries``).
+WEBHOOK_FIELD = "webhook"
 #: The record's field naming the parts that hold its output (internal to this module).
 _PARTS_FIELD = "_output_parts"
 
 
-def decode_record(raw: bytes | str) -> tuple[dict[str, Any], PartsMarker | None]:
+def decode_record(
+    raw: bytes | str, webhook: bytes | str | None = None
+) -> tuple[dict[str, Any], PartsMarker | None]:
     """A stored record in the usual field order, and the marker of its output's parts
-    (``None`` when the output is inside it)."""
+    (``None`` when the output is inside it). With ``webhook``, the hash's
+    ``WEBHOOK_FIELD``, a final record shows its webhook state as ``webhook``: the record
+    a producer is shown."""
     record: dict[str, Any] = in_field_order(json.loads(raw))
     marker = record.pop(_PARTS_FIELD, None)
+    if webhook is not None and record["status"] in FINAL_STATUSES:
+        record["webhook"] = json.loads(webhook)
     return record, None if marker is None else PartsMarker.from_dict(marker)
 
 
@@ -242,14 +250,12 @@ class RedisResultStore:
         # replacing write deletes): then read the new record.
         for _ in range(3):
             if with_webhook:
-                raw, webhook = self.client.hmget(self.keys.job(job_id), ["record", "webhook"])
+                raw, webhook = self.client.hmget(self.keys.job(job_id), ["record", WEBHOOK_FIELD])
             else:
                 raw, webhook = self.client.hget(self.keys.job(job_id), "record"), None
             if raw is None:
                 return None
-            record, marker = decode_record(raw)
-            if webhook is not None and record["status"] in FINAL_STATUSES:
-                record["webhook"] = json.loads(webhook)
+            record, marker = decode_record(raw, webhook)
             if marker is None or not read_output:
                 return record
             text = self.parts.read(job_id, marker)
