@@ -22,6 +22,8 @@ from urllib3.util.retry import Retry
 
 from worker.errors import ConfigurationError, TransportError
 from worker.retries import CONNECT_RETRY
+from worker.transport import direct
+from worker.transport.direct import DirectPools
 from worker.transport.download import Download, fetch
 
 #: Connections kept per host, at least: a process with more worker threads keeps one per
@@ -101,6 +103,8 @@ class HttpClient:
         self.connect_timeout_s = connect_timeout_s
         self.pool_size = max(POOL_SIZE, pool_size)
         self._session: requests.Session | None = None
+        self._direct: DirectPools | None = None
+        self._timeouts: dict[tuple[float, float], urllib3.Timeout] = {}
         self._lock = threading.Lock()
 
     @property
@@ -119,6 +123,18 @@ class HttpClient:
                     session.trust_env = True
                     self._session = session
         return self._session
+
+    @property
+    def direct(self) -> DirectPools:
+        """The urllib3 pools provider calls go through (``transport.direct``)."""
+        if self._direct is None:
+            session = self.session
+            with self._lock:
+                if self._direct is None:
+                    self._direct = DirectPools(
+                        session, pool_size=self.pool_size, retries=_connect_only_retry()
+                    )
+        return self._direct
 
     def request(
         self,
@@ -139,9 +155,29 @@ class HttpClient:
         """
         timeout = (self.connect_timeout_s, timeout_s or self.timeout_s)
         with _translated_errors(url, timeout):
+            if files is None and (data is None or isinstance(data, bytes)):
+                route = self.direct.route(url, params)
+                if route is not None:
+                    answer = direct.send(
+                        route,
+                        method,
+                        self.direct.headers(headers),
+                        json_body,
+                        data,
+                        self._timeout(timeout),
+                    )
+                    return HttpResponse(
+                        answer.status, CaseInsensitiveDict(answer.headers), answer.data
+                    )
             response = self._send(method, url, timeout, headers, json_body, data, files, params)
             content = response.content
         return HttpResponse(response.status_code, response.headers, content)
+
+    def _timeout(self, timeout: tuple[float, float]) -> urllib3.Timeout:
+        found = self._timeouts.get(timeout)
+        if found is None:
+            found = self._timeouts[timeout] = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+        return found
 
     @contextlib.contextmanager
     def stream_lines(
@@ -186,17 +222,20 @@ class HttpClient:
         # path): the session's default headers and hooks, but none of its per-call merging
         # of cookies, auth and settings, and no ~/.netrc lookup, which could replace the
         # request's own auth header. The environment's proxy and CA settings are read once
-        # per host (``_Session``).
-        prepared = requests.Request(
-            method,
-            url,
+        # per host (``_Session``). Prepared directly rather than through ``Request``, which
+        # turns absent params and data into empty dicts that requests then encodes (with
+        # ``typing.Protocol`` checks) on every call.
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method=method,
+            url=url,
             headers={**session.headers, **headers},
             json=json_body,
             data=data,
             files=files,
             params=params,
             hooks=session.hooks,
-        ).prepare()
+        )
         settings = session.merge_environment_settings(url, {}, None, None, None)
         settings["stream"] = stream
         return session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
@@ -215,6 +254,9 @@ class HttpClient:
         )
 
     def close(self) -> None:
+        if self._direct is not None:
+            self._direct.close()
+            self._direct = None
         if self._session is not None:
             self._session.close()
             self._session = None
@@ -238,16 +280,31 @@ def _translated_errors(url: str, timeout: tuple[float, float]) -> Iterator[None]
     except requests.Timeout:
         raise _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s") from None
     except requests.ConnectionError as exc:
-        if _timed_out(exc):
-            raise _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s") from None
-        message = f"connection to {_host(url)} failed: {_reason(exc)}"
-        if _never_connected(exc):
-            raise TransportError(message, retryable=True) from None
-        raise _unanswered(message) from None
+        raise _failed_connection(exc, url, timeout) from None
     except requests.RequestException as exc:
         raise TransportError(
             f"request to {_host(url)} failed: {_reason(exc)}", retryable=True
         ) from None
+    # What urllib3 raises on the direct path, read as requests reads it.
+    except urllib3.exceptions.MaxRetryError as exc:  # connection attempts used up
+        if isinstance(exc.reason, urllib3.exceptions.ConnectTimeoutError):
+            raise TransportError(
+                f"no connection to {_host(url)} within {timeout[0]:g} s", retryable=True
+            ) from None
+        raise _failed_connection(exc, url, timeout) from None
+    except urllib3.exceptions.ReadTimeoutError:
+        raise _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s") from None
+    except urllib3.exceptions.HTTPError as exc:  # a dropped connection, a TLS failure
+        raise _failed_connection(exc, url, timeout) from None
+
+
+def _failed_connection(exc: Exception, url: str, timeout: tuple[float, float]) -> TransportError:
+    if _timed_out(exc):
+        return _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s")
+    message = f"connection to {_host(url)} failed: {_reason(exc)}"
+    if _never_connected(exc):
+        return TransportError(message, retryable=True)
+    return _unanswered(message)
 
 
 def _lines(response: requests.Response, url: str, timeout: tuple[float, float]) -> Iterator[bytes]:
