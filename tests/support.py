@@ -6,10 +6,12 @@ Imported as ``support`` (pytest's ``pythonpath`` includes ``tests``).
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,8 +20,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import psutil
+import redis
 
 from worker.configurations import Configuration, generate_secret_key
+from worker.connections import reply_text
 from worker.redaction import FRAGMENT, secret_forms
 
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"
@@ -331,3 +335,54 @@ def wait_for(condition: Any, timeout_s: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+_LINE = re.compile(r"^\S+ \[\d+ (?P<source>[^\]]+)\] (?P<args>.*)$")
+_ARG = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+class CommandLog:
+    """Every command Redis runs while this is open (MONITOR): source and arguments."""
+
+    def __init__(self, url: str) -> None:
+        self.admin = redis.Redis.from_url(url)
+        self.connection = self.admin.connection_pool.get_connection()
+        self.connection.send_command("MONITOR")
+        assert reply_text(self.connection.read_response()) == "OK"
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                self.lines.append(reply_text(self.connection.read_response()))
+            except (redis.ConnectionError, OSError, ValueError):
+                return
+
+    def commands(self) -> list[tuple[str, list[str]]]:
+        """(source, arguments) of each command so far; a script's own have ``lua``."""
+        found = []
+        for line in list(self.lines):
+            if match := _LINE.match(line):
+                found.append((match["source"], _ARG.findall(match["args"])))
+        return found
+
+    def record_reads(self, key: str) -> int:
+        """How many times a client (not a script) read the record at ``key``."""
+        return sum(
+            1
+            for source, args in self.commands()
+            if source != "lua"
+            and (args[:3] == ["HGET", key, "record"] or args[:3] == ["HMGET", key, "record"])
+        )
+
+    def close(self) -> list[tuple[str, list[str]]]:
+        """Stop once Redis has logged everything sent before; the commands logged."""
+        marker = uuid.uuid4().hex
+        self.admin.echo(marker)
+        wait_for(lambda: any(marker in line for line in self.lines[-50:]), 30)
+        self.connection.disconnect()
+        self.thread.join(timeout=10)
+        self.admin.close()
+        return self.commands()

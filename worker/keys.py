@@ -37,6 +37,17 @@ def broker_list(dramatiq_namespace: str, queue: str) -> str:
     return f"{dramatiq_namespace}:{queue}"
 
 
+def broker_messages(dramatiq_namespace: str, queue: str) -> str:
+    """The Redis broker's hash of ``queue``'s messages, by message id."""
+    return f"{broker_list(dramatiq_namespace, queue)}.msgs"
+
+
+def broker_unacked(dramatiq_namespace: str, broker_id: str, queue: str) -> str:
+    """The Redis broker's set of ``queue``'s messages fetched by the worker process
+    ``broker_id`` and not acknowledged yet."""
+    return f"{dramatiq_namespace}:__acks__.{broker_id}.{queue}"
+
+
 #: A pool member's health (``worker.pools.router``): its cooldown, failures in a row,
 #: probe and out-of-service mark; saving its configuration again clears them.
 MEMBER_HEALTH = ("cool", "fails", "probe", "out")

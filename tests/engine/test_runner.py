@@ -285,10 +285,10 @@ class RefusingFinalWrites(MemoryResultStore):
         super().__init__()
         self.refusing = True
 
-    def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
+    def put(self, record: dict[str, Any], *, force: bool = False, ack: Any = None) -> bool:
         if self.refusing and record["status"] in ("succeeded", "failed"):
             raise ConnectionError("OOM command not allowed when used memory > 'maxmemory'")
-        return super().put(record, force=force)
+        return super().put(record, force=force, ack=ack)
 
 
 def test_an_outcome_whose_record_was_refused_is_written_by_the_next_delivery(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import socket
 import subprocess
 import threading
@@ -21,11 +20,10 @@ from typing import Any
 import psutil
 import pytest
 import redis
-from support import SECRET_KEY, make_configuration, wait_for
+from support import SECRET_KEY, CommandLog, make_configuration, wait_for
 
 from worker import AsyncClient
 from worker.client import Client
-from worker.connections import reply_text
 from worker.embedded_redis import redis_server_binary
 from worker.results import new_record
 from worker.settings import Settings
@@ -34,55 +32,6 @@ pytestmark = pytest.mark.integration
 OPERATION = "chat_completions_without_history"
 #: The jobs of the thousand-waits proof.
 JOBS = 1000
-_LINE = re.compile(r"^\S+ \[\d+ (?P<source>[^\]]+)\] (?P<args>.*)$")
-_ARG = re.compile(r'"((?:[^"\\]|\\.)*)"')
-
-
-class CommandLog:
-    """Every command Redis runs while this is open (MONITOR): source and arguments."""
-
-    def __init__(self, url: str) -> None:
-        self.admin = redis.Redis.from_url(url)
-        self.connection = self.admin.connection_pool.get_connection()
-        self.connection.send_command("MONITOR")
-        assert reply_text(self.connection.read_response()) == "OK"
-        self.lines: list[str] = []
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                self.lines.append(reply_text(self.connection.read_response()))
-            except (redis.ConnectionError, OSError, ValueError):
-                return
-
-    def commands(self) -> list[tuple[str, list[str]]]:
-        """(source, arguments) of each command so far; a script's own have ``lua``."""
-        found = []
-        for line in list(self.lines):
-            if match := _LINE.match(line):
-                found.append((match["source"], _ARG.findall(match["args"])))
-        return found
-
-    def record_reads(self, key: str) -> int:
-        """How many times a client (not a script) read the record at ``key``."""
-        return sum(
-            1
-            for source, args in self.commands()
-            if source != "lua"
-            and (args[:3] == ["HGET", key, "record"] or args[:3] == ["HMGET", key, "record"])
-        )
-
-    def close(self) -> list[tuple[str, list[str]]]:
-        """Stop once Redis has logged everything sent before; the commands logged."""
-        marker = uuid.uuid4().hex
-        self.admin.echo(marker)
-        wait_for(lambda: any(marker in line for line in self.lines[-50:]), 30)
-        self.connection.disconnect()
-        self.thread.join(timeout=10)
-        self.admin.close()
-        return self.commands()
 
 
 class Waiting:

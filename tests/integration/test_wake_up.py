@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
 import pytest
 import redis
-from support import make_configuration
+from support import CommandLog, Reply, WireServer, make_configuration, wait_for
 
 from worker.keys import Keys
 from worker.queue.launch import IDLE_POLL_ENV
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.integration
 SLOW_POLL_MS = 5_000
 IDLE_S = 3.0
 JOBS = 3
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"wake-up-test-webhook-secret-0123").decode()
 
 
 def test_an_idle_worker_takes_a_job_when_it_is_enqueued_not_at_its_next_poll(
@@ -79,3 +81,44 @@ def test_every_finished_job_is_acknowledged_though_acks_go_out_in_batches(
     assert acked_while_running
     assert connection.hlen(messages) == 0
     assert len(wire_server.requests) == 11  # and nothing ran twice
+
+
+def test_a_jobs_final_write_acknowledges_its_message_unless_a_webhook_is_still_to_queue(
+    client: Any, start_worker: Any, wire_server: Any, redis_url: str, namespace: str
+) -> None:
+    client.configurations().save(make_configuration("openai", wire_server.url))
+    receiver = WireServer()
+    receiver.handler = lambda _: Reply(status=204, body=b"")
+    start_worker(
+        threads=4,
+        OPENAI_WORKER_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        OPENAI_WORKER_WEBHOOK_ALLOW_HOSTS="127.0.0.1",
+    )
+    connection = redis.Redis.from_url(redis_url)
+    messages = f"{Keys(namespace).queue}.msgs"
+    payload = {"configuration": "test", "model": "gpt-4o-mini", "user_prompt": "hi"}
+    log = CommandLog(redis_url)
+
+    plain = [client.submit("chat_completions_without_history", payload) for _ in range(5)]
+    assert all(client.wait(job_id, 30)["status"] == "succeeded" for job_id in plain)
+    hooked = client.submit(
+        "chat_completions_without_history", {**payload, "callback_url": f"{receiver.url}/hook"}
+    )
+    assert client.wait(hooked, 30)["status"] == "succeeded"
+    wait_for(lambda: len(receiver.requests) == 1 and connection.hlen(messages) == 0, 10)
+    commands = log.close()
+    receiver.close()
+
+    acks_in_final_writes = [
+        args
+        for source, args in commands
+        if source == "lua" and args[0] == "SREM" and "__acks__" in args[1]
+    ]
+    broker_acks = [args for _, args in commands if args[:1] == ["EVALSHA"] and "ack" in args[4:5]]
+    # The five plain jobs: acknowledged by the script that made their records final.
+    assert len(acks_in_final_writes) == 5
+    # The webhook job's message (acknowledged once its webhook was queued) and the
+    # webhook's own: by the consumer, as Dramatiq acknowledges.
+    assert len(broker_acks) == 2
+    assert connection.hlen(messages) == 0
+    assert len(wire_server.requests) == 6  # and nothing ran twice

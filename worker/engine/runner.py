@@ -51,6 +51,7 @@ from worker.results import (
     new_record,
     now_iso,
 )
+from worker.results.acks import DELIVERY
 from worker.retries import FINAL_WRITE, FinalWriteRetries, RetryPolicy
 from worker.settings import Settings
 from worker.transport import HttpClient
@@ -145,7 +146,14 @@ class JobRunner:
         after its final record was written and before that leaves the message to be
         delivered again, and the runner, finding the job final, queues the webhook then.
         """
-        decision = self._run(job_id, operation_name, payload)
+        # The final write acknowledges the message too, unless a webhook is to be queued
+        # after it (``results.acks``).
+        token = DELIVERY.set(None) if self._webhook_due(payload) else None
+        try:
+            decision = self._run(job_id, operation_name, payload)
+        finally:
+            if token is not None:
+                DELIVERY.reset(token)
         if (
             self.webhooks is not None
             and isinstance(decision, Done)
@@ -154,6 +162,15 @@ class JobRunner:
         ):
             self.webhooks.job_ended(decision.record, payload, fresh=decision.ended)
         return decision
+
+    def _webhook_due(self, payload: Any) -> bool:
+        """Whether the job may have a webhook to queue when it ends."""
+        if self.webhooks is None or DELIVERY.get() is None:
+            return False
+        try:
+            return self.webhooks.may_send(payload)
+        except Exception:  # the configuration could not be read: assume it may
+            return True
 
     def _run(self, job_id: str, operation_name: str, payload: Any) -> Decision:
         """One delivery, up to its decision.
@@ -444,7 +461,7 @@ class JobRunner:
         kept = False
         while True:
             try:
-                return self.results.put(record)
+                return self.results.put(record, ack=DELIVERY.get())
             except Exception as exc:  # the store's client raises its own kinds
                 if not kept:
                     kept = self._keep_outcome(record, ledger)

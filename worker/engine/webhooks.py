@@ -233,6 +233,13 @@ class Webhooks:
         }
         return output_json(envelope)
 
+    def may_send(self, payload: Any) -> bool:
+        """Whether a job of ``payload`` would have a webhook queued when it ends (a batch
+        tier job handed back, whose payload is stored, may)."""
+        if not isinstance(payload, dict):
+            return True
+        return self._url(payload, payload.get("configuration")) is not None
+
     def _url(self, payload: Any, configuration: Any) -> str | None:
         target: Configuration | Pool | None = None
         if not (isinstance(payload, dict) and "callback_url" in payload) and isinstance(

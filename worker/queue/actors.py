@@ -35,7 +35,7 @@ from worker.settings import Settings
 settings = Settings.from_env()
 configure_logging(settings.log_format, settings.log_level)
 redis_url = resolve_redis_url(settings)
-broker = build_broker(settings, redis_url)
+broker = build_broker(settings, redis_url, job_actors=frozenset(CATALOG))
 broker.add_middleware(WorkerThreads(settings, expect_threads))
 dramatiq.set_broker(broker)
 

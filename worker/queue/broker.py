@@ -15,7 +15,7 @@ from dramatiq.middleware import Retries, TimeLimit
 from worker.connections import redis_client
 from worker.keys import QUEUE_NAME, Keys
 from worker.queue.middleware import JobLogContext, WorkerHeartbeat, host_metrics
-from worker.queue.wake import WakingRedisBroker
+from worker.queue.wake import AckWithRecord, WakingRedisBroker
 from worker.results import BrokerMessage
 from worker.settings import Settings
 
@@ -41,11 +41,18 @@ def queue_name(settings: Settings) -> str:
     return Keys(settings.namespace).broker_queue(rabbitmq=settings.uses_rabbitmq)
 
 
-def build_broker(settings: Settings, url: str, *, for_workers: bool = True) -> Any:
+def build_broker(
+    settings: Settings,
+    url: str,
+    *,
+    for_workers: bool = True,
+    job_actors: frozenset[str] = frozenset(),
+) -> Any:
     """The broker for ``BROKER_URL``, else a Redis broker on ``url`` under the namespace.
 
     ``for_workers`` adds the worker heartbeat and, when enabled, the host's Prometheus
-    metrics; a producer passes False.
+    metrics; a producer passes False. When jobs travel on the results' own Redis, the
+    final writes of ``job_actors``' jobs acknowledge their messages (``AckWithRecord``).
     """
     broker: Any
     if settings.uses_rabbitmq:
@@ -67,6 +74,9 @@ def build_broker(settings: Settings, url: str, *, for_workers: bool = True) -> A
     broker.add_middleware(JobLogContext())
     if for_workers:
         broker.add_middleware(WorkerHeartbeat(settings, url))
+    on_results_redis = isinstance(broker, WakingRedisBroker) and not settings.broker_url
+    if for_workers and job_actors and on_results_redis:
+        broker.add_middleware(AckWithRecord(job_actors))
     if for_workers and settings.metrics_port is not None:
         broker.add_middleware(host_metrics(settings))
     return broker

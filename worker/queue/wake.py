@@ -31,8 +31,9 @@ from dramatiq.common import compute_backoff, current_millis, dq_name
 from dramatiq.errors import ConnectionClosed
 
 from worker.connections import LuaScript
-from worker.keys import broker_list
+from worker.keys import broker_list, broker_messages, broker_unacked
 from worker.results import BrokerMessage
+from worker.results.acks import DELIVERY, DeliveryAck
 
 #: Dramatiq's suffix of delay queues, whose messages wait for a time, not an event.
 _DELAYED = dq_name("")
@@ -51,6 +52,9 @@ class WakingRedisBroker(RedisBroker):
         self.idle_poll_ms: int | None = None
         self._wake = LuaScript(self.client, "wake.lua")
         self._scripts_loaded = False
+        #: Ids of messages the job's final write acknowledged (``AckWithRecord``): their
+        #: consumer sends no acknowledgement of its own.
+        self.acked_with_record: set[str] = set()
 
     @property
     def consumer_class(self) -> type[_RedisConsumer]:
@@ -80,7 +84,7 @@ class WakingRedisBroker(RedisBroker):
         message = message.copy(options={"redis_message_id": message_id})
         return BrokerMessage(
             queue=queue,
-            messages=f"{queue}.msgs",
+            messages=broker_messages(self.namespace, message.queue_name),
             message_id=message_id,
             data=message.encode(),
             wake_channel=self.wake_channel,
@@ -122,6 +126,37 @@ class WakingRedisBroker(RedisBroker):
         self._scripts_loaded = True
 
 
+class AckWithRecord(dramatiq.Middleware):
+    """Let a job's final write acknowledge its message (``results.acks``), when jobs
+    travel on the results' own Redis: the message is acknowledged in the same atomic
+    step as the record becomes final, and the consumer sends nothing for it."""
+
+    def __init__(self, job_actors: frozenset[str]) -> None:
+        self.job_actors = job_actors
+
+    def before_process_message(self, broker: Any, message: Any) -> None:
+        if message.actor_name not in self.job_actors or not isinstance(broker, WakingRedisBroker):
+            DELIVERY.set(None)
+            return
+        queue = message.queue_name
+        DELIVERY.set(
+            DeliveryAck(
+                acks_key=broker_unacked(broker.namespace, broker.broker_id, queue),
+                messages_key=broker_messages(broker.namespace, queue),
+                message_id=message.options["redis_message_id"],
+                acknowledged=broker.acked_with_record.add,
+            )
+        )
+
+    def after_process_message(
+        self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
+    ) -> None:
+        DELIVERY.set(None)
+
+    def after_skip_message(self, broker: Any, message: Any) -> None:
+        DELIVERY.set(None)
+
+
 class FlushAcks(dramatiq.Middleware):
     """Send a consumer's waiting acknowledgements when its thread shuts down (Dramatiq
     stops its consumer threads without closing their consumers)."""
@@ -160,12 +195,20 @@ class WakingConsumer(_RedisConsumer):
         batch goes out, a crash would deliver the message again, and the runner would
         find its record final and skip it: nothing runs or is paid for twice.
         """
-        with self._acks_lock:
-            self._acks.append(message.options["redis_message_id"])
-            full = len(self._acks) >= ACK_BATCH
+        message_id = message.options["redis_message_id"]
         self.queued_message_ids.discard(message.message_id)
+        if message_id in self.broker.acked_with_record:
+            self.broker.acked_with_record.discard(message_id)  # by the job's final write
+            return
+        with self._acks_lock:
+            self._acks.append(message_id)
+            full = len(self._acks) >= ACK_BATCH
         if full:
             self.flush_acks()
+
+    def nack(self, message: Any) -> None:
+        self.broker.acked_with_record.discard(message.options["redis_message_id"])
+        super().nack(message)  # type: ignore[no-untyped-call]
 
     def flush_acks(self) -> None:
         """Send the acknowledgements waiting, in one pipeline."""

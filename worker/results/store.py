@@ -25,6 +25,7 @@ import redis
 
 from worker.connections import LuaScript, reply_text
 from worker.keys import Keys
+from worker.results.acks import DeliveryAck
 from worker.results.parts import DEFAULT_PART_BYTES, OutputParts, PartsMarker
 from worker.results.record import FINAL_STATUSES, in_field_order, now_iso
 from worker.results.streamed import output_pieces, plain_output
@@ -141,8 +142,14 @@ class ResultStore(Protocol):
         gigabyte of vectors to send none of them."""
         ...
 
-    def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
-        """Write ``record``; refused (False) if the stored one is final, unless ``force``."""
+    def put(
+        self, record: dict[str, Any], *, force: bool = False, ack: DeliveryAck | None = None
+    ) -> bool:
+        """Write ``record``; refused (False) if the stored one is final, unless ``force``.
+
+        With ``ack``, a final ``record`` also acknowledges that delivery's message, in the
+        same step (``acks``); told through ``ack.acknowledged`` once done.
+        """
         ...
 
     def start(self, job_id: str, now: str) -> tuple[dict[str, Any] | None, bool]:
@@ -277,7 +284,9 @@ class RedisResultStore:
             return whole, False
         return _bounded(record, max_output_bytes)
 
-    def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
+    def put(
+        self, record: dict[str, Any], *, force: bool = False, ack: DeliveryAck | None = None
+    ) -> bool:
         job_id = record["job_id"]
         output = record.get("output")
         fields = {name: value for name, value in record.items() if name != "output"}
@@ -295,6 +304,8 @@ class RedisResultStore:
                 # The output's text goes in as it is, as the record's last member.
                 text = summary[: -len("null}")] + written.decode() + "}"
         keys = [self.keys.job(job_id), self.keys.failed, self.keys.events]
+        if ack is not None:
+            keys += [ack.acks_key, ack.messages_key]
         if marker is not None:
             keys += self.parts.keys(job_id, marker)
         args = [
@@ -310,8 +321,11 @@ class RedisResultStore:
             self.keys.job_ended(job_id),
             record["operation"],
             record.get("configuration") or "",
+            ack.message_id if ack is not None else "",
         ]
         written_flag, replaced = self._put(keys=keys, args=args)
+        if ack is not None and record["status"] in FINAL_STATUSES:
+            ack.acknowledged(ack.message_id)
         if replaced:
             self.parts.delete(job_id, PartsMarker.decode(reply_text(replaced)))
         return bool(written_flag)
@@ -455,7 +469,10 @@ class MemoryResultStore:
         record = self.get(job_id)
         return (None, False) if record is None else _bounded(record, max_output_bytes)
 
-    def put(self, record: dict[str, Any], *, force: bool = False) -> bool:
+    def put(
+        self, record: dict[str, Any], *, force: bool = False, ack: DeliveryAck | None = None
+    ) -> bool:
+        # No broker keeps messages here: there is nothing to acknowledge.
         with self._lock:
             current = self.records.get(record["job_id"])
             if current and current["status"] in FINAL_STATUSES and not force:
