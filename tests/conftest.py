@@ -2,6 +2,7 @@
 
 - ``wire_server``: a local HTTP server speaking the providers' wire format; tests script
   its answers and read back every request it received (real HTTP through ``requests``).
+- ``receiver``: a second such server, answering 204: where webhooks are sent.
 - ``provider_config``: one configuration per wire variant (OpenAI, Azure with api-key,
   Azure with an Entra bearer token), pointing at ``wire_server``.
 - ``run_job``: runs an operation through the real ``JobRunner`` with in-memory stores,
@@ -25,7 +26,7 @@ from typing import Any
 
 import pytest
 import structlog
-from support import SECRET_KEY, WireServer, make_configuration
+from support import SECRET_KEY, Reply, WireServer, make_configuration
 
 from worker.configurations import Configuration, ConfigurationStore, KeyRing, MemoryBackend
 from worker.engine.runner import JobRunner, RetryLater
@@ -39,6 +40,15 @@ from worker.transport import HttpClient
 @pytest.fixture
 def wire_server() -> Iterator[WireServer]:
     server = WireServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WireServer]:
+    """A webhook receiver: answers every request 204 and keeps what it received."""
+    server = WireServer()
+    server.handler = lambda _: Reply(204, body=b"")
     yield server
     server.close()
 

@@ -237,22 +237,6 @@ def leaks(data: bytes) -> bool:
     return any(fragment in data for fragment in LEAK_FRAGMENTS)
 
 
-def dump_value(client: Any, key: bytes) -> bytes:
-    """Everything stored under one Redis key, as bytes, whatever its type."""
-    kind = client.type(key)
-    if kind == b"string":
-        return bytes(client.get(key) or b"")
-    if kind == b"hash":
-        return b"\n".join(k + b"=" + v for k, v in client.hgetall(key).items())
-    if kind == b"list":
-        return b"\n".join(client.lrange(key, 0, -1))
-    if kind == b"set":
-        return b"\n".join(client.smembers(key))
-    if kind == b"zset":
-        return b"\n".join(client.zrange(key, 0, -1))
-    return b""
-
-
 #: Reads of each Redis type, for ``dump_values``' pipelines.
 _READS: dict[bytes, Callable[[Any, bytes], Any]] = {
     b"string": lambda pipe, key: pipe.get(key),
@@ -264,7 +248,8 @@ _READS: dict[bytes, Callable[[Any, bytes], Any]] = {
 
 
 def dump_values(client: Any, keys: list[bytes]) -> list[bytes]:
-    """``dump_value`` of each key, in two round trips (a test's teardown reads thousands)."""
+    """Everything stored under each key, as bytes, whatever its type (a stream or a
+    missing key: nothing), in two round trips: a test's teardown reads thousands."""
     pipe = client.pipeline(transaction=False)
     for key in keys:
         pipe.type(key)
@@ -285,6 +270,11 @@ def dump_values(client: Any, keys: list[bytes]) -> list[bytes]:
         else:
             values.append(b"")
     return values
+
+
+def dump_value(client: Any, key: bytes) -> bytes:
+    """``dump_values`` of one key."""
+    return dump_values(client, [key])[0]
 
 
 class WorkerKilled(BaseException):

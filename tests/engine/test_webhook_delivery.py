@@ -116,14 +116,6 @@ def harness(redis_url: str, namespace: str) -> Iterator[Any]:
     client.close()
 
 
-@pytest.fixture
-def receiver() -> Iterator[WireServer]:
-    server = WireServer()
-    server.handler = lambda _: Reply(204, body=b"")
-    yield server
-    server.close()
-
-
 def test_a_webhook_carries_the_signed_final_record_once(harness: Any, receiver: Any) -> None:
     h = harness()
     record = h.finished_job(f"{receiver.url}/hook")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import redis
-from support import CommandLog, Reply, WireServer, make_configuration, wait_for
+from support import CommandLog, make_configuration, wait_for
 
 from worker.keys import Keys
 from worker.queue.launch import IDLE_POLL_ENV
@@ -84,11 +84,14 @@ def test_every_finished_job_is_acknowledged_though_acks_go_out_in_batches(
 
 
 def test_a_jobs_final_write_acknowledges_its_message_unless_a_webhook_is_still_to_queue(
-    client: Any, start_worker: Any, wire_server: Any, redis_url: str, namespace: str
+    client: Any,
+    start_worker: Any,
+    wire_server: Any,
+    receiver: Any,
+    redis_url: str,
+    namespace: str,
 ) -> None:
     client.configurations().save(make_configuration("openai", wire_server.url))
-    receiver = WireServer()
-    receiver.handler = lambda _: Reply(status=204, body=b"")
     start_worker(
         threads=4,
         OPENAI_WORKER_WEBHOOK_SECRET=WEBHOOK_SECRET,
@@ -107,7 +110,6 @@ def test_a_jobs_final_write_acknowledges_its_message_unless_a_webhook_is_still_t
     assert client.wait(hooked, 30)["status"] == "succeeded"
     wait_for(lambda: len(receiver.requests) == 1 and connection.hlen(messages) == 0, 10)
     commands = log.close()
-    receiver.close()
 
     acks_in_final_writes = [
         args

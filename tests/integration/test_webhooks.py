@@ -101,14 +101,6 @@ def deployment(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture
-def receiver() -> Iterator[WireServer]:
-    server = WireServer()
-    server.handler = lambda _: Reply(204, body=b"")
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def deployed(deployment: Deployment) -> Deployment:
     """The module's deployment, its provider answering anew."""
     deployment.provider.requests.clear()

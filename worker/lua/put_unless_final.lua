@@ -6,9 +6,10 @@
 -- (seconds), the parts' marker ('' for none), the record without its output (the summary
 -- lists read), the events stream's length cap, the job's ended channel, operation,
 -- configuration ('' for none), the delivery's message id ('' for none: nothing to
--- acknowledge). The delivery is acknowledged (as the broker's own ack does) whether or
--- not a final record was there already: either way the job is final. Failed jobs are indexed by time; entries older than the
--- TTL (their records have expired) are trimmed whenever one is added. A refused write
+-- acknowledge; only a final record names one). The delivery is acknowledged (as the
+-- broker's own ack does) whether or not a final record was there already: either way
+-- the job is final. Failed jobs are indexed by time; entries older than the TTL (their
+-- records have expired) are trimmed whenever one is added. A refused write
 -- deletes its own parts; an accepted one gives them the record's TTL and returns the
 -- marker of the parts it replaced, for the caller to delete. A change of status is
 -- added to the events stream, and a final one published on the job's channel.
@@ -44,5 +45,5 @@ if status ~= ARGV[1] then
     redis.call('PUBLISH', ARGV[10], ARGV[1])
   end
 end
-if ARGV[1] == 'succeeded' or ARGV[1] == 'failed' then acknowledge() end
+acknowledge()
 return {1, replaced}

@@ -135,7 +135,8 @@ class AckWithRecord(dramatiq.Middleware):
         self.job_actors = job_actors
 
     def before_process_message(self, broker: Any, message: Any) -> None:
-        if message.actor_name not in self.job_actors or not isinstance(broker, WakingRedisBroker):
+        # A WakingRedisBroker: ``queue.broker.build_broker`` adds this to no other.
+        if message.actor_name not in self.job_actors:
             DELIVERY.set(None)
             return
         queue = message.queue_name

@@ -288,6 +288,8 @@ class RedisResultStore:
         self, record: dict[str, Any], *, force: bool = False, ack: DeliveryAck | None = None
     ) -> bool:
         job_id = record["job_id"]
+        if record["status"] not in FINAL_STATUSES:
+            ack = None  # a message is acknowledged only with its job's final record
         output = record.get("output")
         fields = {name: value for name, value in record.items() if name != "output"}
         marker: PartsMarker | None = None
@@ -324,7 +326,7 @@ class RedisResultStore:
             ack.message_id if ack is not None else "",
         ]
         written_flag, replaced = self._put(keys=keys, args=args)
-        if ack is not None and record["status"] in FINAL_STATUSES:
+        if ack is not None:
             ack.acknowledged(ack.message_id)
         if replaced:
             self.parts.delete(job_id, PartsMarker.decode(reply_text(replaced)))

@@ -274,33 +274,37 @@ def _translated_errors(url: str, timeout: tuple[float, float]) -> Iterator[None]
             "spaces or characters HTTP does not allow); check the configuration's key"
         ) from None
     except requests.ConnectTimeout:
-        raise TransportError(
-            f"no connection to {_host(url)} within {timeout[0]:g} s", retryable=True
-        ) from None
-    except requests.Timeout:
-        raise _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s") from None
+        raise _no_connection(url, timeout) from None
+    # ReadTimeoutError: what urllib3 raises on the direct path (``transport.direct``).
+    except (requests.Timeout, urllib3.exceptions.ReadTimeoutError):
+        raise _no_answer(url, timeout) from None
     except requests.ConnectionError as exc:
         raise _failed_connection(exc, url, timeout) from None
     except requests.RequestException as exc:
         raise TransportError(
             f"request to {_host(url)} failed: {_reason(exc)}", retryable=True
         ) from None
-    # What urllib3 raises on the direct path, read as requests reads it.
+    # What else urllib3 raises on the direct path, read as requests reads it.
     except urllib3.exceptions.MaxRetryError as exc:  # connection attempts used up
         if isinstance(exc.reason, urllib3.exceptions.ConnectTimeoutError):
-            raise TransportError(
-                f"no connection to {_host(url)} within {timeout[0]:g} s", retryable=True
-            ) from None
+            raise _no_connection(url, timeout) from None
         raise _failed_connection(exc, url, timeout) from None
-    except urllib3.exceptions.ReadTimeoutError:
-        raise _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s") from None
     except urllib3.exceptions.HTTPError as exc:  # a dropped connection, a TLS failure
         raise _failed_connection(exc, url, timeout) from None
 
 
+def _no_connection(url: str, timeout: tuple[float, float]) -> TransportError:
+    """No connection within the connect timeout: nothing was sent."""
+    return TransportError(f"no connection to {_host(url)} within {timeout[0]:g} s", retryable=True)
+
+
+def _no_answer(url: str, timeout: tuple[float, float]) -> TransportError:
+    return _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s")
+
+
 def _failed_connection(exc: Exception, url: str, timeout: tuple[float, float]) -> TransportError:
     if _timed_out(exc):
-        return _unanswered(f"no answer from {_host(url)} within {timeout[1]:g} s")
+        return _no_answer(url, timeout)
     message = f"connection to {_host(url)} failed: {_reason(exc)}"
     if _never_connected(exc):
         return TransportError(message, retryable=True)
