@@ -58,6 +58,8 @@ def test_values_are_read_from_the_environment() -> None:
         # A stack this small could overflow and kill the process, not fail a job.
         ("OPENAI_WORKER_THREAD_STACK_KIB", "64"),
         ("OPENAI_WORKER_THREAD_STACK_KIB", "big"),
+        ("OPENAI_WORKER_TURNS", "-1"),
+        ("OPENAI_WORKER_TURNS", "few"),
     ],
 )
 def test_unusable_values_name_the_variable(name: str, value: str) -> None:
@@ -104,3 +106,10 @@ def test_the_thread_stack_size_is_left_to_the_worker_unless_set() -> None:
     assert Settings.from_env({}).thread_stack_kib is None
     assert Settings.from_env({"OPENAI_WORKER_THREAD_STACK_KIB": "0"}).thread_stack_kib is None
     assert Settings.from_env({"OPENAI_WORKER_THREAD_STACK_KIB": "512"}).thread_stack_kib == 512
+
+
+def test_turns_are_left_to_the_worker_unless_set() -> None:
+    assert Settings.from_env({}).turns is None
+    assert Settings.from_env({"OPENAI_WORKER_TURNS": " "}).turns is None
+    assert Settings.from_env({"OPENAI_WORKER_TURNS": "0"}).turns == 0
+    assert Settings.from_env({"OPENAI_WORKER_TURNS": "16"}).turns == 16

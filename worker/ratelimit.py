@@ -11,7 +11,6 @@ reached).
 
 from __future__ import annotations
 
-import time
 from typing import Protocol
 
 import redis
@@ -19,6 +18,7 @@ import redis
 from worker.connections import LuaScript
 from worker.keys import Keys
 from worker.retries import INLINE, InlineRetries
+from worker.turns import TURNS
 
 
 class RateLimited(Exception):  # noqa: N818 - a signal, not an error a job ends with
@@ -103,7 +103,7 @@ class RedisRateLimiter:
                 return
             if not self.inline.sleeps_through(waited, wait_s):
                 raise RateLimited(self.configuration, wait_s, slept_s=waited)
-            time.sleep(wait_s)
+            TURNS.sleep(wait_s)
             waited += wait_s
 
     def record_tokens(self, tokens: int) -> None:

@@ -271,6 +271,10 @@ class Settings:
     #: platform's, 8 MiB on Linux, or 1 MiB past 256 threads a process). Address space
     #: more than memory: only the pages a thread touches are resident.
     thread_stack_kib: int | None = None
+    #: How many worker threads of a process run a job's own code at once (``worker.turns``);
+    #: None: the worker chooses (no limit, or 8 past 64 threads a process); 0: no
+    #: limit.
+    turns: int | None = None
     batch: BatchSettings = field(default_factory=BatchSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
@@ -379,6 +383,7 @@ class Settings:
                 env, "OPENAI_WORKER_DOWNLOAD_TIMEOUT_S", DEFAULT_DOWNLOAD_TIMEOUT_S, minimum=0.1
             ),
             thread_stack_kib=_stack_kib(env),
+            turns=_turns(env),
             batch=BatchSettings.from_env(env),
             webhooks=WebhookSettings.from_env(env),
         )
@@ -393,6 +398,14 @@ def _stack_kib(env: Mapping[str, str]) -> int | None:
             f"{MIN_THREAD_STACK_KIB} and {MAX_THREAD_STACK_KIB}, got {kib}"
         )
     return kib or None
+
+
+def _turns(env: Mapping[str, str]) -> int | None:
+    """``OPENAI_WORKER_TURNS``: unset for the worker's choice, 0 for no limit."""
+    raw = (env.get("OPENAI_WORKER_TURNS") or "").strip()
+    if not raw:
+        return None
+    return int(_number(env, "OPENAI_WORKER_TURNS", 0, minimum=0))
 
 
 def _operation_timeouts(env: Mapping[str, str], general: float | None) -> dict[str, float]:

@@ -22,7 +22,7 @@ def chat(**extra: Any) -> dict[str, Any]:
 
 def jobs_in_redis(client: Any) -> tuple[int, int]:
     """(messages in the queue, job records) of the test's namespace."""
-    records = list(client.redis.scan_iter(client.keys.jobs_pattern))
+    records = set(client.redis.scan_iter(client.keys.jobs_pattern))  # SCAN may repeat a key
     return client.redis.llen(client.keys.queue), len(records)
 
 

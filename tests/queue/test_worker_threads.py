@@ -12,15 +12,22 @@ import redis
 
 from worker.engine import services
 from worker.keys import Keys
-from worker.queue.threads import MANY_THREADS_STACK_KIB, THREAD_WAKE_MS, WorkerThreads
+from worker.queue.threads import (
+    DEFAULT_TURNS,
+    MANY_THREADS_STACK_KIB,
+    THREAD_WAKE_MS,
+    WorkerThreads,
+)
 from worker.queue.wake import WakingRedisBroker
 from worker.settings import Settings
+from worker.turns import TURNS
 
 
 @pytest.fixture(autouse=True)
 def _reset_process_state() -> Iterator[None]:
     yield
     threading.stack_size(0)
+    TURNS.limit(None)
     services.expect_threads(services.DEFAULT_THREADS)
     services._services = None
 
@@ -108,3 +115,27 @@ def test_consumers_back_off_by_the_poll_the_broker_was_given() -> None:
     consumer = broker.consume("jobs", prefetch=2, timeout=THREAD_WAKE_MS)
 
     assert consumer.idle_ms == 100
+
+
+def test_past_many_threads_a_few_at_a_time_run_a_jobs_own_code() -> None:
+    boot(Settings(), None, threads=1024)
+
+    assert TURNS.size == DEFAULT_TURNS
+
+
+def test_a_few_threads_all_run_at_once() -> None:
+    boot(Settings(), None, threads=8)
+
+    assert TURNS.size is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "threads", "size"),
+    [(16, 1024, 16), (0, 1024, None), (2, 8, 2), (8, 8, None), (32, 8, None)],
+)
+def test_the_turns_setting_wins_over_the_default(
+    setting: int, threads: int, size: int | None
+) -> None:
+    boot(Settings(turns=setting), None, threads=threads)
+
+    assert TURNS.size == size

@@ -60,7 +60,8 @@ def succeeded(job_id: str, output: Any) -> dict[str, Any]:
 
 
 def part_keys(connection: redis.Redis, namespace: str, job_id: str) -> list[bytes]:
-    return sorted(connection.scan_iter(match=f"{namespace}:output:{job_id}:*"))
+    # SCAN may return a key twice (when Redis resizes its table meanwhile): a set.
+    return sorted(set(connection.scan_iter(match=f"{namespace}:output:{job_id}:*")))
 
 
 def big_output(seed: int = 0) -> dict[str, Any]:

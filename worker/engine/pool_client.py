@@ -35,6 +35,7 @@ from worker.providers import ProviderClient
 from worker.ratelimit import Limiter, RateLimited
 from worker.retries import INLINE, PERMANENT_CODES
 from worker.transport import HttpClient, HttpResponse
+from worker.turns import TURNS
 
 log = structlog.get_logger("worker.pools")
 
@@ -169,7 +170,7 @@ class PoolClient(ProviderClient):
                 wait_s = self._wait_s(states, waits, last_error)
                 if not INLINE.sleeps_through(waited_s, wait_s):
                     raise RateLimited(self.pool.name, wait_s, slept_s=waited_s)
-                time.sleep(wait_s)
+                TURNS.sleep(wait_s)
                 waited_s += wait_s
 
     def _try(

@@ -55,6 +55,7 @@ from worker.results.acks import DELIVERY
 from worker.retries import FINAL_WRITE, FinalWriteRetries, RetryPolicy
 from worker.settings import Settings
 from worker.transport import HttpClient
+from worker.turns import TURNS
 from worker.validation import batch_refusal, check_tier, validate_payload
 
 log = structlog.get_logger("worker.runner")
@@ -474,7 +475,7 @@ class JobRunner:
                 )
                 if delay_s is None:
                     raise
-                time.sleep(delay_s)
+                TURNS.sleep(delay_s)
 
     def _keep_outcome(self, record: dict[str, Any], ledger: JobLedger) -> bool:
         """Put the job's outcome in its ledger; whether that worked."""

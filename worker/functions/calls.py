@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from worker.functions.registry import RegisteredFunction
+from worker.turns import TURNS
 
 #: The most tool calls of one round that run at the same time.
 MAX_PARALLEL_CALLS = 8
@@ -27,6 +28,7 @@ class ToolCallProblem(Exception):
     """A tool call the worker could not run as asked; the message goes to the model."""
 
 
+@TURNS.away()  # a function may wait on anything; the job's thread waits for them
 def run_tool_calls(
     tool_calls: Sequence[Any],
     functions: Mapping[str, RegisteredFunction],

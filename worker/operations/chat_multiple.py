@@ -15,7 +15,6 @@ included, that have no answer yet.
 from __future__ import annotations
 
 import contextvars
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,6 +25,7 @@ from worker.operations._simple_chat import run_chat
 from worker.operations._tool_loop import offered_functions
 from worker.operations.base import JobContext, Operation, Outcome, add_usage
 from worker.retries import INLINE, RetryPolicy
+from worker.turns import TURNS
 
 #: Prompts of one job sent at the same time.
 MAX_PARALLEL_PROMPTS = 4
@@ -46,7 +46,8 @@ def chat_completions_multiple(ctx: JobContext, payload: dict[str, Any]) -> Outco
     policy = INLINE.prompt_policy(RetryPolicy.from_settings(ctx.settings))
     prompts: list[str] = payload["prompts"]
     workers = min(len(prompts), MAX_PARALLEL_PROMPTS)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prompt") as pool:
+    # The prompts' threads hold no turn; this one waits for them without one.
+    with TURNS.away(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prompt") as pool:
         futures = [
             pool.submit(contextvars.copy_context().run, _answer, ctx, payload, policy, i, p)
             for i, p in enumerate(prompts)
@@ -83,7 +84,7 @@ def _answer(
                 ctx.log.warning(
                     "chat.prompt_retrying", index=index, error=exc.message, delay_s=round(wait_s, 3)
                 )
-                time.sleep(wait_s)
+                TURNS.sleep(wait_s)
                 retries += 1
                 continue
             ctx.log.warning(

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from worker.errors import TransportError
 from worker.retries import RetryPolicy
 from worker.transport.pinned import DeadlinePassed, blocked, connection, resolve
+from worker.turns import TURNS
 
 #: How much of a receiver's answer is read (and thrown away) at most.
 _ANSWER_BYTES = 64 * 1024
@@ -44,6 +45,7 @@ def allowed(host: str, port: int, allow_hosts: Sequence[str]) -> bool:
     return name in allow_hosts or f"{name}:{port}" in allow_hosts
 
 
+@TURNS.away()
 def post(
     url: str,
     body: bytes,

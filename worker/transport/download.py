@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from worker.errors import ProviderError, TransportError
 from worker.transport.pinned import DeadlinePassed, blocked, connection, resolve
+from worker.turns import TURNS
 
 _CHUNK = 64 * 1024
 
@@ -28,6 +29,7 @@ class Download:
     content_type: str | None
 
 
+@TURNS.away()
 def fetch(
     url: str,
     *,

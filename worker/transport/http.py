@@ -25,6 +25,7 @@ from worker.retries import CONNECT_RETRY
 from worker.transport import direct
 from worker.transport.direct import DirectPools
 from worker.transport.download import Download, fetch
+from worker.turns import TURNS
 
 #: Connections kept per host, at least: a process with more worker threads keeps one per
 #: thread (``HttpClient(pool_size=…)``), as a thread finding the pool full would open a
@@ -154,7 +155,7 @@ class HttpClient:
         back), the error's details say ``may_have_been_billed``.
         """
         timeout = (self.connect_timeout_s, timeout_s or self.timeout_s)
-        with _translated_errors(url, timeout):
+        with _translated_errors(url, timeout), TURNS.away():
             if files is None and (data is None or isinstance(data, bytes)):
                 route = self.direct.route(url, params)
                 if route is not None:
@@ -192,7 +193,7 @@ class HttpClient:
         """Send a request whose answer is read line by line (a batch's output file):
         memory holds one chunk, not the file. An error answer is read whole."""
         timeout = (self.connect_timeout_s, timeout_s or self.timeout_s)
-        with _translated_errors(url, timeout):
+        with _translated_errors(url, timeout), TURNS.away():
             response = self._send(method, url, timeout, headers, None, None, None, params, True)
         try:
             if response.status_code >= 300:
