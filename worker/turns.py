@@ -21,18 +21,24 @@ import time
 from collections.abc import Iterator
 
 
+class _Held(threading.local):
+    """The turn the current thread holds: the semaphore it took it from, or None."""
+
+    line: threading.Semaphore | None = None
+
+
 class Turns:
     """The turns of one process; without a limit, taking one never waits."""
 
     def __init__(self) -> None:
         self._line: threading.Semaphore | None = None
         self._size = 0
-        self._held = threading.local()
+        self._held = _Held()
 
     @property
     def size(self) -> int | None:
         """How many threads may hold a turn at once; None: no limit."""
-        return self._size if self._line is not None else None
+        return self._size or None
 
     def limit(self, size: int | None) -> None:
         """Let at most ``size`` threads hold a turn at once (None: any number). Set
@@ -43,13 +49,13 @@ class Turns:
     def take(self) -> None:
         """Wait for a turn, unless this thread holds one."""
         line = self._line
-        if line is not None and not getattr(self._held, "line", None):
+        if line is not None and self._held.line is None:
             line.acquire()
             self._held.line = line
 
     def give_back(self) -> None:
         """Give this thread's turn back, if it holds one."""
-        line = getattr(self._held, "line", None)
+        line = self._held.line
         if line is not None:
             self._held.line = None
             line.release()
@@ -57,7 +63,7 @@ class Turns:
     @contextlib.contextmanager
     def away(self) -> Iterator[None]:
         """Give the turn back for a wait on the outside world, and take one again after."""
-        if getattr(self._held, "line", None) is None:
+        if self._held.line is None:
             yield
             return
         self.give_back()
