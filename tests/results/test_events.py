@@ -3,6 +3,7 @@ one a message on the job's ended channel, written in the same step as the record
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,6 +13,7 @@ import redis
 
 from worker.keys import Keys
 from worker.results import RedisResultStore, new_record
+from worker.results.store import NOTICE_RECORD_MAX_CHARS, WEBHOOK_FIELD, decode_record
 
 OPERATION = "chat_completions_without_history"
 
@@ -90,7 +92,51 @@ def test_a_jobs_life_is_in_the_stream_in_order_and_its_end_on_its_channel(
         event("e1", "running"),
         event("e1", "succeeded"),
     ]
-    assert heard(pubsub) == ["succeeded"]  # only the final status is published
+    # Only the final status is published, with the record as a waiter would read it
+    [message] = heard(pubsub)
+    status, webhook, record = message.split("\n", 2)
+    assert (status, webhook) == ("succeeded", "")
+    assert decode_record(record) == (store.get("e1", with_webhook=True), None)
+
+
+def test_the_ended_message_carries_the_webhook_state_a_read_would_show(
+    store: RedisResultStore, connection: redis.Redis, namespace: str, listen: Any
+) -> None:
+    pubsub = listen("h1")
+    queued = new_record("h1", OPERATION, "main")
+    store.submit(queued, OPERATION, {})
+    # A state the hash holds already (as deliveries leave it from an earlier end)
+    state = {"id": "msg_1", "status": "delivered", "attempts": 1}
+    connection.hset(Keys(namespace).job("h1"), WEBHOOK_FIELD, json.dumps(state))
+
+    store.put({**queued, "status": "failed", "success": False, "error": {"type": "x"}})
+
+    [message] = heard(pubsub)
+    status, webhook, record = message.split("\n", 2)
+    assert status == "failed"
+    shown = store.get("h1", with_webhook=True)
+    assert shown is not None
+    assert shown["webhook"] == state
+    assert decode_record(record, webhook) == (shown, None)
+
+
+def test_a_long_record_or_one_kept_in_parts_is_announced_by_its_status_alone(
+    connection: redis.Redis, namespace: str, listen: Any
+) -> None:
+    store = RedisResultStore(connection, Keys(namespace), ttl_s=60, part_bytes=1_000)
+    long_output = {"text": "x" * NOTICE_RECORD_MAX_CHARS}
+    in_parts = {"text": "y" * 5_000}  # short, but over the part size
+    for job_id, output in (("l1", long_output), ("p1", in_parts)):
+        pubsub = listen(job_id)
+        queued = new_record(job_id, OPERATION, "main")
+        store.submit(queued, OPERATION, {})
+
+        store.put({**queued, "status": "succeeded", "success": True, "output": output})
+
+        assert heard(pubsub) == ["succeeded"]
+        found = store.get(job_id)
+        assert found is not None
+        assert found["output"] == output
 
 
 def test_cancelling_retrying_and_withdrawing_are_events_too(

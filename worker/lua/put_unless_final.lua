@@ -6,13 +6,16 @@
 -- (seconds), the parts' marker ('' for none), the record without its output (the summary
 -- lists read), the events stream's length cap, the job's ended channel, operation,
 -- configuration ('' for none), the delivery's message id ('' for none: nothing to
--- acknowledge; only a final record names one). The delivery is acknowledged (as the
+-- acknowledge; only a final record names one), '1' to publish the record with its final
+-- status ('' for the status alone). The delivery is acknowledged (as the
 -- broker's own ack does) whether or not a final record was there already: either way
 -- the job is final. Failed jobs are indexed by time; entries older than the TTL (their
 -- records have expired) are trimmed whenever one is added. A refused write
 -- deletes its own parts; an accepted one gives them the record's TTL and returns the
 -- marker of the parts it replaced, for the caller to delete. A change of status is
--- added to the events stream, and a final one published on the job's channel.
+-- added to the events stream, and a final one published on the job's channel: the status,
+-- or (ARGV[14]) the status, a newline, the hash's webhook state ('' for none), a newline
+-- and the record, which is what a waiter would read next.
 local first_part = 4
 if ARGV[13] ~= '' then first_part = 6 end
 -- Last, once the record is final: a message is never acknowledged without it.
@@ -42,7 +45,12 @@ if status ~= ARGV[1] then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], '*', 'job', ARGV[5], 'status', ARGV[1],
     'operation', ARGV[11], 'configuration', ARGV[12])
   if ARGV[1] == 'succeeded' or ARGV[1] == 'failed' then
-    redis.call('PUBLISH', ARGV[10], ARGV[1])
+    local message = ARGV[1]
+    if ARGV[14] == '1' then
+      message = message .. '\n' .. (redis.call('HGET', KEYS[1], 'webhook') or '') .. '\n'
+        .. ARGV[2]
+    end
+    redis.call('PUBLISH', ARGV[10], message)
   end
 end
 acknowledge()

@@ -1,13 +1,15 @@
 """Hearing that a job ended instead of polling its record.
 
 The store publishes a job's final status on the job's ended channel
-(``Keys.job_ended``) in the same atomic step as the write. A client holds one
-subscriber connection for all its waits (``Subscriber``): a wait subscribes to its
-job's channel and reads the record each time Redis confirms that subscription (at
-first, and again whenever the connection was made anew: what ended meanwhile is in the
-record) and each time the channel says the job ended. A job that ended before the wait
-began is read at once, one that ends later within a round trip of its final write, and
-nothing is read in between. While the subscriber cannot reach Redis (or may not
+(``Keys.job_ended``) in the same atomic step as the write, with the final record itself
+unless it is long (``store.NOTICE_RECORD_MAX_CHARS``). A client holds one subscriber
+connection for all its waits (``Subscriber``): a wait subscribes to its job's channel
+and reads the record each time Redis confirms that subscription (at first, and again
+whenever the connection was made anew: what ended meanwhile is in the record). When the
+channel says the job ended, the wait returns the record the message carried, or reads
+it if the message carried only the status. A job that ended before the wait began is
+read at once, one that ends later is known as soon as its message arrives, and nothing
+is read in between. While the subscriber cannot reach Redis (or may not
 subscribe), waits read with a back-off, as before events existed.
 
 ``Subscriber`` runs on ``redis.asyncio`` (the ``AsyncClient``'s loop);
@@ -33,6 +35,7 @@ import structlog
 
 from worker.connections import SOCKET_TIMEOUT_S, reply_text
 from worker.results.record import FINAL_STATUSES
+from worker.results.store import decode_record
 
 Record = dict[str, Any] | None
 log = structlog.get_logger("worker.notices")
@@ -61,13 +64,28 @@ class Watch:
     delay_s: float = POLL_FIRST_S
     due: bool = False
     polling: bool = False
+    #: What the job's ended message carried beyond the status (the webhook state, a
+    #: newline, the final record), until ``heard`` takes it.
+    published: str | None = None
 
-    def signal(self, *, polling: bool = False) -> None:
-        """A read is due: the subscription is confirmed, the job ended, or (``polling``)
-        the subscriber lost Redis and the wait reads with a back-off until it is back."""
+    def signal(self, *, polling: bool = False, published: str | None = None) -> None:
+        """A read is due: the subscription is confirmed, the job ended (``published``:
+        with its record), or (``polling``) the subscriber lost Redis and the wait reads
+        with a back-off until it is back."""
         self.polling = polling
         self.due = True
+        if published:
+            self.published = published
         self.wake()
+
+    def heard(self) -> Record:
+        """The final record the job's ended message carried (once), or None: read it."""
+        published, self.published = self.published, None
+        if published is None:
+            return None
+        webhook, _, raw = published.partition("\n")
+        record, _ = decode_record(raw, webhook or None)
+        return record
 
     def timeout(self, remaining: float) -> float:
         """How long to sleep before looking again: the time left, or a back-off step."""
@@ -124,7 +142,7 @@ class Subscriber:
                         await event.wait()
                 event.clear()
                 if watch.take():
-                    record = await read()
+                    record = watch.heard() or await read()
                     if ended(record):
                         return record
             return await read()
@@ -203,12 +221,17 @@ class Subscriber:
         waiting = self._watches.get(channel)
         if not waiting:
             return
+        published = None
         if kind == "subscribe":
             self._confirmed.add(channel)
-        elif not (kind == "message" and reply_text(reply[2]) in FINAL_STATUSES):
+        elif kind == "message":
+            status, _, published = reply_text(reply[2]).partition("\n")
+            if status not in FINAL_STATUSES:
+                return
+        else:
             return
         for watch in list(waiting):
-            watch.signal()
+            watch.signal(published=published)
 
     async def aclose(self) -> None:
         if self._reader is not None:
@@ -256,7 +279,7 @@ class ThreadedSubscriber:
                 event.wait(watch.timeout(remaining))
                 event.clear()
                 if watch.take():
-                    record = read()
+                    record = watch.heard() or read()
                     if ended(record):
                         return record
             return read()

@@ -10,7 +10,9 @@ the one atomic step that decides, and ``get`` returns the output whole.
 Every change of status is also an event, in the same atomic step: an entry of the
 namespace's events stream (``Keys.events``, capped at about ``events_maxlen``
 entries) and, for a final status, a message on the job's ended channel
-(``Keys.job_ended``) that ``notices.py`` hears for the waits of both clients.
+(``Keys.job_ended``) that ``notices.py`` hears for the waits of both clients. The
+message carries the final record itself, as a waiter would read it (unless the record
+is long or its output kept in parts), so a wait needs no read after it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class BrokerMessage:
 WEBHOOK_FIELD = "webhook"
 #: The record's field naming the parts that hold its output (internal to this module).
 _PARTS_FIELD = "_output_parts"
+#: The longest record (JSON characters) published whole on the job's ended channel; a
+#: longer one, or one kept in parts, is announced by its status alone and read.
+NOTICE_RECORD_MAX_CHARS = 64 * 1024
 
 
 def decode_record(
@@ -324,6 +329,7 @@ class RedisResultStore:
             record["operation"],
             record.get("configuration") or "",
             ack.message_id if ack is not None else "",
+            "1" if marker is None and len(text) <= NOTICE_RECORD_MAX_CHARS else "",
         ]
         written_flag, replaced = self._put(keys=keys, args=args)
         if ack is not None:
