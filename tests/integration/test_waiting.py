@@ -66,8 +66,13 @@ def succeeded(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "status": "succeeded", "success": True, "attempts": 1}
 
 
-def test_a_wait_reads_once_then_wakes_at_the_final_write_with_the_record_it_carried(
-    client: Client, redis_url: str
+@pytest.mark.parametrize(
+    ("output", "reads"),
+    [(None, 1), ({"text": "x" * NOTICE_RECORD_MAX_CHARS}, 2)],
+    ids=["carried by the ended message", "too long to carry: read"],
+)
+def test_a_wait_reads_once_then_wakes_at_the_final_write(
+    client: Client, redis_url: str, output: Any, reads: int
 ) -> None:
     job = queued(client)
     key = client.keys.job(job["job_id"])
@@ -79,35 +84,16 @@ def test_a_wait_reads_once_then_wakes_at_the_final_write_with_the_record_it_carr
         assert log.record_reads(key) == 1
 
         written = time.monotonic()
-        client.results.put(succeeded(job))
+        client.results.put({**succeeded(job), "output": output})
         record = waiting.result()
     finally:
         log.close()
 
     assert record["status"] == "succeeded"
     assert waiting.returned - written < 0.5
-    assert log.record_reads(key) == 1  # the ended message carried the record
+    # Read again only when the ended message said just "succeeded"
+    assert log.record_reads(key) == reads
     assert record == client.result(job["job_id"])
-
-
-def test_a_wait_reads_a_record_too_long_for_its_ended_message(
-    client: Client, redis_url: str
-) -> None:
-    job = queued(client)
-    key = client.keys.job(job["job_id"])
-    log = CommandLog(redis_url)
-    try:
-        waiting = Waiting(client, job["job_id"])
-        wait_for(lambda: log.record_reads(key) == 1, 10)
-
-        long_output = {"text": "x" * NOTICE_RECORD_MAX_CHARS}
-        client.results.put({**succeeded(job), "output": long_output})
-        record = waiting.result()
-    finally:
-        log.close()
-
-    assert record["output"] == long_output
-    assert log.record_reads(key) == 2  # its message said only "succeeded"
 
 
 def test_a_job_that_ended_before_the_wait_is_read_once_at_once(
