@@ -35,6 +35,7 @@ SCENARIOS = (
     "scale_out",
     "round_trips",
     "in_flight",
+    "burst",
     "batch_tier",
     "pool",
     "wait_latency",
@@ -118,6 +119,9 @@ def plan(sizes: dict[str, int]) -> dict[str, Callable[[Any], dict[str, Any]]]:
             PROCESSES,
             sizes["in_flight_threads"],
             sizes["in_flight_delay_ms"],
+        ),
+        "burst": lambda b: scenarios.burst(
+            b, PROCESSES, sizes["in_flight_threads"], sizes["in_flight_delay_ms"]
         ),
         "batch_tier": lambda b: batch_tier.measure(
             b, sizes["batch_tier_jobs"], sizes["overhead_jobs"]

@@ -528,3 +528,50 @@ def in_flight(
         figures[f"{mode}_rss_mb"] = found["peak_rss_mb"]
         figures[f"{mode}_cpu_ms_per_call"] = found["cpu_ms_per_call"]
     return figures
+
+
+def _burst_once(
+    bench: Bench, processes: int, threads: int, configuration: str, **env: str
+) -> list[dict[str, Any]]:
+    """As many jobs as ``processes`` x ``threads``, submitted while the workers are
+    frozen, then drained: their final records."""
+    slots = processes * threads
+    with workers(bench, processes, threads, warm_jobs=slots, **env) as running:
+        time.sleep(3)  # every consumer idle
+        running.pause()
+        job_ids = submit_chats(bench.client, slots, configuration)
+        running.resume()
+        return wait_all(bench.client, job_ids, timeout_s=300, poll_s=0.25)
+
+
+def burst(bench: Bench, processes: int, threads: int, delay_ms: int) -> dict[str, Any]:
+    """A burst of exactly as many jobs as the workers have threads, into idle workers:
+    every job can start at once, so the burst can end one call's length after it began.
+
+    Reports how long the last job waited to start and the burst's length against one
+    call (``efficiency_ratio``), then the same with Dramatiq's own prefetch (two
+    messages a thread), where the first process to fetch may take more jobs than it
+    has threads and leave the rest waiting a whole call behind its busy threads while
+    another process's threads stand idle. Bare ``requests`` threads have no queue to
+    share (they start every call at once by construction), so they are not run here.
+    """
+    configuration = bench.configure(delay_ms)
+    figures: dict[str, Any] = {
+        "processes": processes,
+        "threads": threads,
+        "jobs": processes * threads,
+        "delay_ms": delay_ms,
+    }
+    runs = {
+        "": {},
+        "dramatiq_prefetch_": {"dramatiq_queue_prefetch": str(2 * threads)},
+    }
+    for prefix, env in runs.items():
+        found = _burst_once(bench, processes, threads, configuration, **env)
+        starts = sorted(timestamp(record["started_at"]) for record in found)
+        length = max(timestamp(record["finished_at"]) for record in found) - starts[0]
+        figures[f"{prefix}succeeded"] = _succeeded(found)
+        figures[f"{prefix}all_started_s"] = round(starts[-1] - starts[0], 2)
+        figures[f"{prefix}burst_s"] = round(length, 2)
+        figures[f"{prefix}efficiency_ratio"] = round(delay_ms / 1000 / length, 3)
+    return figures

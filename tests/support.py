@@ -118,6 +118,13 @@ def provider_error(status: int, message: str, code: str | None = None) -> Reply:
     )
 
 
+class _Listening(ThreadingHTTPServer):
+    """A threaded HTTP server whose listen backlog takes a burst of connections (the
+    standard library's 5 resets the rest when a hundred threads connect at once)."""
+
+    request_queue_size = 1024
+
+
 class WireServer:
     """A threaded HTTP server (127.0.0.1, a free port unless told) with scripted answers."""
 
@@ -167,7 +174,7 @@ class WireServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd = _Listening((host, port), Handler)
         self.httpd.daemon_threads = True
         self.port = int(self.httpd.server_address[1])
         self.url = f"http://{host}:{self.port}"

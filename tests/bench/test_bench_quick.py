@@ -46,6 +46,7 @@ EXPECTED = {
         "requests_per_s",
         "requests_rss_mb",
     ],
+    "burst": ["burst_s", "efficiency_ratio"],
     "batch_tier": [
         "submit_per_s",
         "records_written_s",
@@ -101,7 +102,7 @@ def test_each_scenario_reports_its_figures_as_positive_numbers(
 
 
 def test_every_job_of_the_quick_run_succeeded(lines: dict[str, dict[str, Any]]) -> None:
-    for scenario in ("overhead", "concurrency", "in_flight"):
+    for scenario in ("overhead", "concurrency", "in_flight", "burst"):
         figures = lines[scenario]
         assert figures["succeeded"] == figures["jobs"]  # over every round of the overhead
     assert lines["scale_out"]["p1_succeeded"] == lines["scale_out"]["jobs"]

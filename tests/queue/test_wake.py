@@ -3,6 +3,7 @@ published only when the queue was empty."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -68,4 +69,40 @@ def test_a_redis_without_the_scripts_still_gets_each_message_once(
 
     assert connection.llen(queue) == 2  # each once, though Redis refused the first try
     assert wake_ups(pubsub) == [QUEUE_NAME.encode()]  # job-2's, once its retry went through
+    broker.close()
+
+
+def test_a_consumer_with_its_prefetch_full_fetches_as_soon_as_a_message_is_done_with(
+    redis_url: str, namespace: str
+) -> None:
+    broker = broker_for(redis_url, namespace)
+    for n in range(2):
+        broker.enqueue(job_message("configuration_test", f"job-{n}", {"configuration": "x"}))
+    # Given a consumer holding as many messages as it may (one), whose back-off has
+    # grown to its longest, a minute,
+    consumer = broker.consume(QUEUE_NAME, prefetch=1, timeout=60_000)
+    first = next(consumer)
+    assert first.args[0] == "job-0"
+    consumer.idle_misses = 100
+    taken: list[Any] = []
+
+    def take_the_next() -> None:
+        message = None
+        while message is None:
+            message = next(consumer)
+        taken.append(message)
+
+    waiting = threading.Thread(target=take_the_next, daemon=True)
+    waiting.start()
+    time.sleep(0.3)
+    assert not taken  # its prefetch is full: the second message stays in Redis
+    assert broker.client.llen(Keys(namespace).queue) == 1
+
+    # When its thread is done with the first message
+    consumer.ack(first)
+
+    # Then it fetches the second at once, not after its back-off
+    waiting.join(10)
+    assert [message.args[0] for message in taken] == ["job-1"]
+    consumer.close()
     broker.close()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import dramatiq.worker
 import pytest
 import redis
 
@@ -32,9 +33,14 @@ def _reset_process_state() -> Iterator[None]:
     services._services = None
 
 
-def boot(settings: Settings, broker: Any, threads: int, timeout_ms: int = 100) -> Any:
-    """Run the middleware's hook as Dramatiq's ``Worker.start`` does; the worker it saw."""
-    worker = SimpleNamespace(worker_threads=threads, worker_timeout=timeout_ms)
+def boot(
+    settings: Settings, broker: Any, threads: int, timeout_ms: int = 100, prefetch: int = 0
+) -> Any:
+    """Run the middleware's hook as Dramatiq's ``Worker.start`` does; the worker it saw
+    (its prefetch as Dramatiq sets it: ``prefetch`` if given, else twice the threads)."""
+    worker = SimpleNamespace(
+        worker_threads=threads, worker_timeout=timeout_ms, queue_prefetch=prefetch or 2 * threads
+    )
     WorkerThreads(settings, services.expect_threads).before_worker_boot(broker, worker)
     return worker
 
@@ -139,3 +145,26 @@ def test_the_turns_setting_wins_over_the_default(
     boot(Settings(turns=setting), None, threads=threads)
 
     assert TURNS.size == size
+
+
+@pytest.mark.parametrize("threads", [65, 1024])
+def test_past_many_threads_a_process_prefetches_one_message_per_thread(threads: int) -> None:
+    worker = boot(Settings(), None, threads=threads)
+
+    assert worker.queue_prefetch == threads
+
+
+@pytest.mark.parametrize("threads", [1, 8, 64])
+def test_a_few_threads_keep_dramatiqs_prefetch_of_two_messages_each(threads: int) -> None:
+    worker = boot(Settings(), None, threads=threads)
+
+    assert worker.queue_prefetch == 2 * threads
+
+
+def test_dramatiqs_own_prefetch_setting_still_chooses(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As `dramatiq_queue_prefetch=50` in the environment sets it when Dramatiq loads
+    monkeypatch.setattr(dramatiq.worker, "QUEUE_PREFETCH", 50)
+
+    worker = boot(Settings(), None, threads=1024, prefetch=50)
+
+    assert worker.queue_prefetch == 50

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import dramatiq
+import dramatiq.worker
 
 from worker.queue.wake import WakingRedisBroker
 from worker.settings import Settings
@@ -35,6 +36,12 @@ MANY_THREADS_STACK_KIB = 1024
 #: alike; at 2 × 16 and 2 × 64, no difference beyond the noise.
 TURNS_PAST_THREADS = 64
 DEFAULT_TURNS = 8
+#: Past this many threads a process (threads that many wait on long calls), and unless
+#: ``dramatiq_queue_prefetch`` says otherwise, a process holds no more messages than it
+#: has threads (``WorkerThreads``). With fewer, Dramatiq's twice as many keep short jobs
+#: fed: at 2 x 8 threads with a 0 ms provider, one per thread cost 10-20 % of the
+#: throughput and 5-20 % more CPU a job (``bench/run.py --only overhead``).
+ONE_MESSAGE_PER_THREAD_PAST = 64
 
 
 def thread_stack_kib(settings: Settings, threads: int) -> int | None:
@@ -58,6 +65,14 @@ class WorkerThreads(dramatiq.Middleware):
     at every idle poll of the consumers, and turns (``worker.turns``): a thread takes one
     with a message and gives it back when done with it.
 
+    Past ``ONE_MESSAGE_PER_THREAD_PAST`` threads a process holds no more messages than it
+    has threads (Dramatiq holds twice as many), so the jobs its threads cannot start yet
+    stay in Redis for any other worker: with Dramatiq's default, the first of two idle
+    processes to fetch took a burst of 2,048 ten-second jobs whole, and the half its
+    1,024 threads could not start waited a call's length while the other process's
+    threads stood idle (the last of the burst started after 11.3-11.6 s, against 1.1-1.3
+    s now). Its consumer fetches again as soon as a job ends (``wake.WakingConsumer``).
+
     ``expect_threads`` is told the thread count: the process's services size their pools
     by it. Dramatiq gives its worker threads and its consumers one timeout, the idle poll
     we lower to 100 ms (``launch.IDLE_POLL_MS``). Consumers need it; a worker thread only
@@ -77,6 +92,8 @@ class WorkerThreads(dramatiq.Middleware):
             threading.stack_size(stack_kib * 1024)
         self.expect_threads(threads)
         TURNS.limit(turns(self.settings, threads))
+        if threads > ONE_MESSAGE_PER_THREAD_PAST and not dramatiq.worker.QUEUE_PREFETCH:
+            worker.queue_prefetch = threads  # not Dramatiq's 2 x threads
         if isinstance(broker, WakingRedisBroker):
             broker.idle_poll_ms = int(worker.worker_timeout)
             worker.worker_timeout = max(int(worker.worker_timeout), THREAD_WAKE_MS)

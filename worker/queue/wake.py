@@ -175,8 +175,11 @@ class WakingConsumer(_RedisConsumer):
 
     The base consumer is given no idle timeout, so it never sleeps; the back-off (up to
     the worker's idle timeout) is this consumer's. It listens on the wake channel only
-    when the queue was empty: with its prefetch full it sleeps as Dramatiq's does, and
-    delay-queue consumers are never woken.
+    when the queue was empty; with its prefetch full it waits until a message is done
+    with (acknowledged or rejected), then fetches at once, not after its back-off: a
+    process prefetches no more messages than it has threads (``threads.WorkerThreads``),
+    so a thread that ends a job must not wait a back-off for the next. Delay-queue
+    consumers are never woken by the wake channel.
     """
 
     def __init__(self, broker: WakingRedisBroker, queue_name: str, prefetch: int, timeout: int):
@@ -188,6 +191,8 @@ class WakingConsumer(_RedisConsumer):
         self.pubsub: Any = None
         self._acks: list[str] = []
         self._acks_lock = threading.Lock()
+        #: Set when a message is done with: its prefetch has room for another.
+        self._room = threading.Event()
 
     def ack(self, message: Any) -> None:
         """Acknowledge in batches, a round trip for up to ``ACK_BATCH`` messages.
@@ -198,6 +203,7 @@ class WakingConsumer(_RedisConsumer):
         """
         message_id = message.options["redis_message_id"]
         self.queued_message_ids.discard(message.message_id)
+        self._room.set()
         if message_id in self.broker.acked_with_record:
             self.broker.acked_with_record.discard(message_id)  # by the job's final write
             return
@@ -210,6 +216,7 @@ class WakingConsumer(_RedisConsumer):
     def nack(self, message: Any) -> None:
         self.broker.acked_with_record.discard(message.options["redis_message_id"])
         super().nack(message)  # type: ignore[no-untyped-call]
+        self._room.set()
 
     def flush_acks(self) -> None:
         """Send the acknowledgements waiting, in one pipeline."""
@@ -236,6 +243,7 @@ class WakingConsumer(_RedisConsumer):
         # The consumer thread passes here at least once per idle poll: no
         # acknowledgement waits longer than that.
         self.flush_acks()
+        self._room.clear()  # before the base looks at its prefetch: no room is missed
         message = super().__next__()  # type: ignore[no-untyped-call]
         if message is None:
             self._idle()
@@ -247,7 +255,12 @@ class WakingConsumer(_RedisConsumer):
         self.idle_misses, backoff_ms = compute_backoff(self.idle_misses, max_backoff=self.idle_ms)
         # The base fetched (and found nothing) only if it had room for more messages.
         fetched_nothing = self.outstanding_message_count < self.prefetch
-        if not (self.wakes and fetched_nothing):
+        if not fetched_nothing:
+            # Its prefetch is full: fetch again as soon as a message is done with.
+            if self._room.wait(backoff_ms / 1000):
+                self.idle_misses = 0
+            return
+        if not self.wakes:
             time.sleep(backoff_ms / 1000)
             return
         try:
