@@ -536,12 +536,11 @@ def _burst_once(
     """As many jobs as ``processes`` x ``threads``, submitted while the workers are
     frozen, then drained: their final records."""
     slots = processes * threads
+    found: list[dict[str, Any]] = []
     with workers(bench, processes, threads, warm_jobs=slots, **env) as running:
         time.sleep(3)  # every consumer idle
-        running.pause()
-        job_ids = submit_chats(bench.client, slots, configuration)
-        running.resume()
-        return wait_all(bench.client, job_ids, timeout_s=300, poll_s=0.25)
+        _drain(bench, slots, configuration, running, found, poll_s=0.25)
+    return found
 
 
 def burst(bench: Bench, processes: int, threads: int, delay_ms: int) -> dict[str, Any]:

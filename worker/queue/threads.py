@@ -70,7 +70,7 @@ class WorkerThreads(dramatiq.Middleware):
     stay in Redis for any other worker: with Dramatiq's default, the first of two idle
     processes to fetch took a burst of 2,048 ten-second jobs whole, and the half its
     1,024 threads could not start waited a call's length while the other process's
-    threads stood idle (the last of the burst started after 11.3-11.6 s, against 1.1-1.3
+    threads stood idle (the last of the burst started after 11.3-12.1 s, against 1.1-1.9
     s now). Its consumer fetches again as soon as a job ends (``wake.WakingConsumer``).
 
     ``expect_threads`` is told the thread count: the process's services size their pools
